@@ -1,0 +1,8 @@
+"""OCR_AI: handwritten digit recognition with a neural network written from scratch in NumPy."""
+
+from ocrlib.mnist import load_mnist, read_idx
+from ocrlib.network import MLP, TrainingDiverged, cross_entropy, softmax
+from ocrlib.pretrained import load_pretrained
+
+__all__ = ["MLP", "TrainingDiverged", "cross_entropy", "load_mnist", "load_pretrained", "read_idx", "softmax"]
+__version__ = "0.1.0"

@@ -1,0 +1,125 @@
+"""Read MNIST from its original IDX files.
+
+An IDX file is a 4-byte magic number, then one big-endian uint32 per dimension, then the data:
+
+    byte 0, 1   always 0
+    byte 2      dtype code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64)
+    byte 3      number of dimensions
+    4 * ndim    the size of each dimension, big-endian uint32
+    rest        the values, row-major, big-endian
+
+Files ending in ``.gz`` are decompressed first.
+"""
+
+import gzip
+import hashlib
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+# dtype code -> big-endian NumPy dtype
+IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+
+FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+# SHA-256 of each committed file (see data/README.md for where they come from).
+SHA256 = {
+    "train-images-idx3-ubyte.gz": "71524e2cd1ad2968737f7f2f2ff69cbfc32df8ccddff51593f7cb2d4e0eb5b64",
+    "train-labels-idx1-ubyte.gz": "fe03b8bd7915f70bf5aa08be480aa413fbd85afcaa58b35d230d335f284fd88e",
+    "t10k-images-idx3-ubyte.gz": "5634745efa576a17e7d4cf5cd9d09123c75e6538e5114267c2d156edaf519341",
+    "t10k-labels-idx1-ubyte.gz": "ae18e77e031ccde52407f794d123116439864147d33ac992975f85dd4dc42af6",
+}
+
+
+class IDXError(ValueError):
+    """An IDX file that cannot be read; the message names the file and what is wrong."""
+
+
+def _read_bytes(path):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file not found: {path}")
+    raw = path.read_bytes()
+    if path.suffix != ".gz":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as err:
+        raise IDXError(f"{path}: not a valid gzip file ({err})") from None
+
+
+def parse_idx(data, name="<bytes>"):
+    """Parse the bytes of an (uncompressed) IDX file into a native-endian NumPy array."""
+    if len(data) < 4:
+        raise IDXError(f"{name}: {len(data)} bytes is too short for the 4-byte IDX magic number")
+    zero1, zero2, code, ndim = struct.unpack(">BBBB", data[:4])
+    if zero1 != 0 or zero2 != 0:
+        raise IDXError(f"{name}: bad magic number {data[:4].hex()}: the first two bytes must be 0")
+    if code not in IDX_DTYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
+        raise IDXError(f"{name}: unknown dtype code 0x{code:02X} (expected one of {known})")
+    header_size = 4 + 4 * ndim
+    if len(data) < header_size:
+        raise IDXError(f"{name}: truncated header: {ndim} dimensions need {header_size} bytes, got {len(data)}")
+    shape = struct.unpack(f">{ndim}I", data[4:header_size])
+    dtype = IDX_DTYPES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    payload = len(data) - header_size
+    if payload < expected:
+        raise IDXError(f"{name}: truncated data: header shape {shape} needs {expected} bytes, found {payload}")
+    if payload > expected:
+        raise IDXError(f"{name}: header shape {shape} needs {expected} bytes but the file holds {payload}")
+    array = np.frombuffer(data, dtype=dtype, offset=header_size, count=expected // dtype.itemsize)
+    return array.reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def read_idx(path):
+    """Read any IDX file (gzip-compressed if its name ends in ``.gz``) into a NumPy array."""
+    return parse_idx(_read_bytes(path), name=str(path))
+
+
+def _check_sha256(path):
+    expected = SHA256.get(path.name)
+    if expected is None:
+        return
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != expected:
+        raise IDXError(f"{path}: SHA-256 checksum mismatch (expected {expected}, got {actual})")
+
+
+def load_mnist(split="train", data_dir=None):
+    """Load an MNIST split: ``images`` uint8 (N, 28, 28) and ``labels`` uint8 (N,).
+
+    ``split`` is ``"train"`` (60,000 images) or ``"test"`` (10,000). ``data_dir`` defaults to the
+    repository's ``data/mnist``; files there must match the checksums in ``data/README.md``.
+    """
+    if split not in FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    folder = Path(data_dir) if data_dir is not None else DATA_DIR
+    paths = [folder / name for name in FILES[split]]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"MNIST file not found: {path} (looked in {folder.resolve()})")
+        _check_sha256(path)
+    images, labels = (read_idx(p) for p in paths)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+        raise IDXError(f"{paths[0]}: expected uint8 images of shape (N, 28, 28), got {images.dtype} {images.shape}")
+    if labels.ndim != 1 or labels.dtype != np.uint8:
+        raise IDXError(f"{paths[1]}: expected uint8 labels of shape (N,), got {labels.dtype} {labels.shape}")
+    if len(images) != len(labels):
+        raise IDXError(f"{paths[0]} holds {len(images)} images but {paths[1]} holds {len(labels)} labels")
+    return images, labels

@@ -1,0 +1,361 @@
+"""A multilayer perceptron for 28x28 digits, in NumPy.
+
+Notation (the same as the notebooks):
+
+    a0 = x                              input, (N, 784), pixels in [0, 1]
+    z_l = a_{l-1} @ W_l + b_l           W_l is (n_{l-1}, n_l), b_l is (n_l,)
+    a_l = f(z_l)                        f is ReLU, sigmoid or tanh for hidden layers
+    p = softmax(z_L)                    (N, 10), each row sums to 1
+    loss = cross_entropy(p, y) = mean_i -log p[i, y_i]
+
+Backpropagation, for a batch of N examples with one-hot labels Y:
+
+    delta_L = (p - Y) / N               dloss/dz_L
+    dW_l = a_{l-1}.T @ delta_l          db_l = sum over the batch of delta_l
+    delta_{l-1} = (delta_l @ W_l.T) * f'(a_{l-1})
+
+``forward`` and ``backward`` are those formulas, line by line: the reference. ``fit`` and
+``train_on_instance`` do the same arithmetic faster (in-place buffers, a sparse first-layer update);
+tests check that both give the same numbers.
+"""
+
+import math
+
+import numpy as np
+
+
+# --- activations, and their derivatives written in terms of the activation's output a = f(z) ---
+
+def relu(z):
+    return np.maximum(z, 0)
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+ACTIVATIONS = {
+    "relu": (relu, lambda a: (a > 0).astype(a.dtype)),
+    "sigmoid": (sigmoid, lambda a: a * (1 - a)),
+    "tanh": (tanh, lambda a: 1 - a * a),
+}
+
+
+def softmax(z):
+    """Row-wise softmax of logits z (N, K); subtracting the row maximum keeps exp from overflowing."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def cross_entropy(p, y):
+    """Mean of -log p[i, y_i] over the batch; p is (N, K) probabilities, y is (N,) integer labels."""
+    picked = p[np.arange(len(y)), y]
+    return float(-np.mean(np.log(np.maximum(picked, np.finfo(p.dtype).tiny))))
+
+
+def one_hot(y, k=10):
+    return np.eye(k, dtype=np.float32)[y]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the weights were left at their last finite values."""
+
+
+class MLP:
+    """A fully connected network: ``sizes[0]`` inputs, hidden layers, ``sizes[-1]`` softmax outputs.
+
+    ``weights[l]`` is W_{l+1} of shape (sizes[l], sizes[l+1]) and ``biases[l]`` is b_{l+1}; the
+    notebooks call the first layer's ``W1``, ``b1``. Hidden layers use ``activation``
+    ("relu", "sigmoid" or "tanh"); weights start He-scaled for ReLU, Xavier-scaled otherwise,
+    drawn from ``seed``.
+    """
+
+    def __init__(self, sizes=(784, 25, 10), activation="relu", seed=0, dtype=np.float32):
+        sizes = tuple(int(s) for s in sizes)
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes must be at least (inputs, outputs) of positive ints, got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.sizes = sizes
+        self.activation = activation
+        self.dtype = np.dtype(dtype)
+        rng = np.random.default_rng(seed)
+        self.weights, self.biases = [], []
+        for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            is_hidden = layer < len(sizes) - 2
+            gain = 2.0 if (is_hidden and activation == "relu") else 1.0
+            std = math.sqrt(gain / n_in) if is_hidden else math.sqrt(2.0 / (n_in + n_out))
+            self.weights.append((rng.standard_normal((n_in, n_out)) * std).astype(self.dtype))
+            self.biases.append(np.zeros(n_out, dtype=self.dtype))
+
+    def __repr__(self):
+        return f"MLP(sizes={self.sizes}, activation={self.activation!r})"
+
+    @property
+    def params(self):
+        """The parameters by their names in the math: {"W1": ..., "b1": ..., "W2": ..., ...}."""
+        named = {}
+        for i, (W, b) in enumerate(zip(self.weights, self.biases), start=1):
+            named[f"W{i}"], named[f"b{i}"] = W, b
+        return named
+
+    # --- inputs ---
+
+    def as_input(self, X):
+        """Images (..., 28, 28) or (..., 784) -> float rows (N, 784). uint8 is scaled by 1/255."""
+        X = np.asarray(X)
+        n_in = self.sizes[0]
+        if X.shape[-2:] == (28, 28) and n_in == 784:
+            X = X.reshape(X.shape[:-2] + (784,))
+        if X.ndim == 0 or X.shape[-1] != n_in:
+            raise ValueError(f"X must have shape (..., 28, 28) or (..., {n_in}), got {X.shape}")
+        if X.dtype == np.uint8:
+            return X.reshape(-1, n_in).astype(self.dtype) / self.dtype.type(255)
+        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
+            raise TypeError(f"X must be uint8 pixels or floats in [0, 1], got dtype {X.dtype}")
+        return X.reshape(-1, n_in).astype(self.dtype, copy=False)
+
+    def _labels(self, y, n):
+        y = np.asarray(y).reshape(-1)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} labels for {n} inputs")
+        if not np.issubdtype(y.dtype, np.integer) or y.min(initial=0) < 0 or y.max(initial=0) >= self.sizes[-1]:
+            raise ValueError(f"y must hold integer labels 0..{self.sizes[-1] - 1}, got {y.dtype} {y[:10]}...")
+        return y.astype(np.intp)
+
+    # --- the reference: forward and backward, as in the notebooks ---
+
+    def forward(self, X):
+        """Every layer's output for inputs X: ``[a0, a1, ..., p]``, the last being the softmax (N, 10)."""
+        f, _ = ACTIVATIONS[self.activation]
+        a = self.as_input(X)
+        activations = [a]
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            z = a @ W + b                                   # (N, n_l)
+            a = softmax(z) if l == len(self.weights) - 1 else f(z)
+            activations.append(a)
+        return activations
+
+    def backward(self, X, y):
+        """Gradients of the mean cross-entropy on (X, y): lists ``dW`` and ``db`` shaped like the parameters."""
+        _, f_prime = ACTIVATIONS[self.activation]
+        activations = self.forward(X)
+        p = activations[-1]
+        y = self._labels(y, len(p))
+        delta = (p - one_hot(y, p.shape[1]).astype(p.dtype)) / len(p)      # dloss/dz_L, (N, 10)
+        dW, db = [None] * len(self.weights), [None] * len(self.weights)
+        for l in reversed(range(len(self.weights))):
+            dW[l] = activations[l].T @ delta                                # (n_{l-1}, n_l)
+            db[l] = delta.sum(axis=0)                                       # (n_l,)
+            if l > 0:
+                delta = (delta @ self.weights[l].T) * f_prime(activations[l])   # (N, n_{l-1})
+        return dW, db
+
+    def loss(self, X, y):
+        p = self.forward(X)[-1]
+        return cross_entropy(p, self._labels(y, len(p)))
+
+    # --- prediction ---
+
+    def predict_proba(self, X):
+        """Class probabilities; inputs (..., 28, 28) or (..., 784) give (..., 10)."""
+        lead = np.shape(X)[:-2] if np.shape(X)[-2:] == (28, 28) else np.shape(X)[:-1]
+        return self.forward(X)[-1].reshape(lead + (self.sizes[-1],))
+
+    def predict(self, X):
+        """The most probable digit for each input: (..., 28, 28) gives (...,)."""
+        return self.predict_proba(X).argmax(axis=-1)
+
+    def evaluate(self, X, y, batch_size=10_000):
+        """Accuracy: the fraction of inputs whose predicted digit equals the label."""
+        X = self.as_input(X)
+        y = self._labels(y, len(X))
+        correct = sum(int((self.predict(X[i:i + batch_size]) == y[i:i + batch_size]).sum())
+                      for i in range(0, len(X), batch_size))
+        return correct / len(X)
+
+    # --- training ---
+
+    def train_on_instance(self, x, label, lr=0.1):
+        """One SGD step on one example (what the drawing pad does when taught a digit). Returns the loss before it.
+
+        Fast path: only the input pixels that are non-zero contribute to dW1, so only those rows of W1
+        change (about 150 of 784 for a digit). Same numbers as a ``backward`` step on that one example.
+        """
+        x = self.as_input(x)
+        if len(x) != 1:
+            raise ValueError(f"train_on_instance takes one example, got {len(x)}")
+        label = int(self._labels([label], 1)[0])
+        f, f_prime = ACTIVATIONS[self.activation]
+        x = x[0]
+        nz = np.flatnonzero(x)                      # the lit pixels
+        x_nz = x[nz]
+        W1 = self.weights[0]
+        W1_nz = W1[nz]                              # (k, n_1): the only rows of W1 this example touches
+        z = x_nz @ W1_nz + self.biases[0]
+        activations = [x_nz]
+        for W, b in zip(self.weights[1:], self.biases[1:]):
+            a = f(z)
+            activations.append(a)
+            z = a @ W + b
+        e = np.exp(z - z.max())
+        p = e / e.sum()                             # softmax, (10,)
+        loss = -math.log(max(float(p[label]), float(np.finfo(p.dtype).tiny)))
+        if not math.isfinite(loss):
+            raise TrainingDiverged(f"loss is {loss} on this example with lr={lr}; the weights were not changed")
+        delta = p
+        delta[label] -= 1                           # dloss/dz_L for one example
+        for l in range(len(self.weights) - 1, 0, -1):
+            a_prev = activations[l]
+            delta_prev = (self.weights[l] @ delta) * f_prime(a_prev)
+            self.weights[l] -= lr * np.outer(a_prev, delta)
+            self.biases[l] -= lr * delta
+            delta = delta_prev
+        W1[nz] = W1_nz - lr * np.outer(x_nz, delta)
+        self.biases[0] -= lr * delta
+        return loss
+
+    def fit(self, X, y, epochs=10, batch_size=64, lr=0.1, momentum=0.0, lr_schedule=None,
+            validation=None, progress=True, seed=0, augment=None):
+        """Mini-batch SGD with momentum on cross-entropy. Returns a history of per-epoch metrics.
+
+        - ``lr_schedule``: None (constant ``lr``), ``"cosine"`` (from ``lr`` down to 0), or a function
+          ``epoch -> learning rate``.
+        - ``validation``: optional ``(X_val, y_val)`` scored after every epoch.
+        - ``augment``: optional function ``(images uint8 (N, 28, 28), rng) -> images``, applied to the
+          whole training set at the start of every epoch (random shifts, rotations, ...).
+        - Each epoch shuffles once into a contiguous array and walks through it in ``batch_size`` slices.
+
+        History: ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...], "lr": [...]}``.
+        A NaN or infinite loss raises ``TrainingDiverged`` naming the learning rate, with the
+        weights restored to those at the start of the epoch (the last values known to be finite).
+        """
+        from tqdm.auto import tqdm
+
+        images = np.asarray(X)
+        if augment is not None and (images.dtype != np.uint8 or images.shape[-2:] != (28, 28)):
+            raise ValueError(f"augment needs uint8 images (N, 28, 28), got {images.dtype} {images.shape}")
+        self.as_input(images[:1])                              # checks the shape and dtype
+        n = len(images)
+        y = self._labels(y, n)
+        if epochs < 1 or batch_size < 1 or lr <= 0 or not 0 <= momentum < 1:
+            raise ValueError(f"need epochs >= 1, batch_size >= 1, lr > 0 and 0 <= momentum < 1; got "
+                             f"epochs={epochs}, batch_size={batch_size}, lr={lr}, momentum={momentum}")
+        schedule = _schedule(lr_schedule, lr, epochs)
+        rng = np.random.default_rng(seed)
+        X_all = None if augment is not None else self.as_input(images)
+        velocity = [np.zeros_like(p) for p in self.weights + self.biases]
+        history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "lr": []}
+        bar = tqdm(total=epochs * n, unit="img", unit_scale=True, disable=not progress, desc="fit")
+        try:
+            for epoch in range(epochs):
+                epoch_lr = float(schedule(epoch))
+                order = rng.permutation(n)
+                if augment is None:
+                    Xe = X_all[order]                             # one shuffle per epoch, contiguous
+                else:
+                    Xe = self.as_input(augment(images[order], rng))
+                ye = y[order]
+                snapshot = [p.copy() for p in self.weights + self.biases]
+                total_loss, total_correct = 0.0, 0
+                for start in range(0, n, batch_size):
+                    Xb, yb = Xe[start:start + batch_size], ye[start:start + batch_size]
+                    batch_loss, correct = self._sgd_step(Xb, yb, epoch_lr, momentum, velocity)
+                    if not math.isfinite(batch_loss):
+                        for p, saved in zip(self.weights + self.biases, snapshot):
+                            p[...] = saved
+                        raise TrainingDiverged(
+                            f"training diverged with lr={epoch_lr:g} (epoch {epoch + 1}, batch "
+                            f"{start // batch_size + 1}: loss {batch_loss}); try a smaller learning rate. "
+                            f"The weights are those from the start of epoch {epoch + 1}.")
+                    total_loss += batch_loss * len(yb)
+                    total_correct += correct
+                    bar.update(len(yb))
+                history["loss"].append(total_loss / n)
+                history["accuracy"].append(total_correct / n)
+                history["lr"].append(epoch_lr)
+                postfix = {"loss": f"{total_loss / n:.4f}", "acc": f"{total_correct / n:.4f}"}
+                if validation is not None:
+                    Xv, yv = validation
+                    history["val_loss"].append(self.loss(Xv, yv))
+                    history["val_accuracy"].append(self.evaluate(Xv, yv))
+                    postfix["val_acc"] = f"{history['val_accuracy'][-1]:.4f}"
+                bar.set_postfix(postfix)
+        finally:
+            bar.close()
+        return history
+
+    def _sgd_step(self, X, y, lr, momentum, velocity):
+        """One mini-batch step, the arithmetic of ``backward`` done in place. Returns (loss, #correct)."""
+        f, f_prime = ACTIVATIONS[self.activation]
+        n = len(X)
+        activations = [X]
+        a = X
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            z = a @ W                                   # (n, n_l)
+            z += b
+            if l < len(self.weights) - 1:
+                a = np.maximum(z, 0, out=z) if self.activation == "relu" else f(z)
+                activations.append(a)
+        # softmax in place on the logits z
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        p = z
+        rows = np.arange(n)
+        picked = p[rows, y]
+        loss = float(-np.log(np.maximum(picked, np.finfo(p.dtype).tiny)).mean())
+        correct = int((p.argmax(axis=1) == y).sum())
+        if not math.isfinite(loss):
+            return loss, correct
+        delta = p
+        delta[rows, y] -= 1
+        delta /= n                                      # dloss/dz_L, (n, 10)
+        L = len(self.weights)
+        grads = [None] * (2 * L)
+        for l in reversed(range(L)):
+            grads[l] = activations[l].T @ delta         # dW_{l+1}
+            grads[L + l] = delta.sum(axis=0)            # db_{l+1}
+            if l > 0:
+                a_prev = activations[l]
+                delta = delta @ self.weights[l].T
+                if self.activation == "relu":
+                    delta *= a_prev > 0
+                else:
+                    delta *= f_prime(a_prev)
+        for param, grad, v in zip(self.weights + self.biases, grads, velocity):
+            if momentum:
+                v *= momentum
+                v -= lr * grad
+                param += v
+            else:
+                grad *= lr
+                param -= grad
+        return loss, correct
+
+    # --- saving and loading ---
+
+    def save(self, path):
+        """Write the model to ``.npz`` or ``.json``, atomically: a crash mid-save leaves any old file intact."""
+        from ocrlib.saving import save_model
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model saved by ``save`` (``.npz`` or ``.json``), or an original OCR_AI ``neural_network.json``."""
+        from ocrlib.saving import load_model
+        return load_model(path)
+
+
+def _schedule(lr_schedule, lr, epochs):
+    if lr_schedule is None:
+        return lambda epoch: lr
+    if lr_schedule == "cosine":
+        return lambda epoch: lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+    if callable(lr_schedule):
+        return lr_schedule
+    raise ValueError(f"lr_schedule must be None, 'cosine' or a function epoch -> lr, got {lr_schedule!r}")
