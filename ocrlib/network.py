@@ -54,7 +54,8 @@ def softmax(z):
 def cross_entropy(p, y):
     """Mean of -log p[i, y_i] over the batch; p is (N, K) probabilities, y is (N,) integer labels."""
     picked = p[np.arange(len(y)), y]
-    return float(-np.mean(np.log(np.maximum(picked, np.finfo(p.dtype).tiny))))
+    with np.errstate(divide="ignore"):
+        return float(-np.mean(np.log(picked)))      # inf when p[i, y_i] underflowed to 0: diverged
 
 
 def one_hot(y, k=10):
@@ -186,38 +187,63 @@ class MLP:
         Fast path: only the input pixels that are non-zero contribute to dW1, so only those rows of W1
         change (about 150 of 784 for a digit). Same numbers as a ``backward`` step on that one example.
         """
-        x = self.as_input(x)
-        if len(x) != 1:
-            raise ValueError(f"train_on_instance takes one example, got {len(x)}")
-        label = int(self._labels([label], 1)[0])
+        x_nz, nz = self._lit_pixels(x)              # the lit pixels: values (k,) and their indices (k,)
+        label = self._one_label(label)
         f, f_prime = ACTIVATIONS[self.activation]
-        x = x[0]
-        nz = np.flatnonzero(x)                      # the lit pixels
-        x_nz = x[nz]
-        W1 = self.weights[0]
+        W1, b1 = self.weights[0], self.biases[0]
         W1_nz = W1[nz]                              # (k, n_1): the only rows of W1 this example touches
-        z = x_nz @ W1_nz + self.biases[0]
+        z = x_nz @ W1_nz                            # (n_1,), the same as x @ W1 since the other pixels are 0
+        z += b1
         activations = [x_nz]
         for W, b in zip(self.weights[1:], self.biases[1:]):
-            a = f(z)
+            a = np.maximum(z, 0, out=z) if self.activation == "relu" else f(z)
             activations.append(a)
-            z = a @ W + b
-        e = np.exp(z - z.max())
-        p = e / e.sum()                             # softmax, (10,)
-        loss = -math.log(max(float(p[label]), float(np.finfo(p.dtype).tiny)))
+            z = a @ W                               # (n_l,)
+            z += b
+        z -= z.max()                                # softmax, in place on the logits: p is (n_L,)
+        np.exp(z, out=z)
+        z /= z.sum()
+        p = z
+        loss = -math.log(p[label]) if p[label] > 0 else math.inf
         if not math.isfinite(loss):
             raise TrainingDiverged(f"loss is {loss} on this example with lr={lr}; the weights were not changed")
         delta = p
         delta[label] -= 1                           # dloss/dz_L for one example
+        delta *= lr                                 # from here on delta carries the factor lr of every update
         for l in range(len(self.weights) - 1, 0, -1):
             a_prev = activations[l]
-            delta_prev = (self.weights[l] @ delta) * f_prime(a_prev)
-            self.weights[l] -= lr * np.outer(a_prev, delta)
-            self.biases[l] -= lr * delta
+            delta_prev = self.weights[l] @ delta    # (n_{l-1},), through W_l before it changes
+            delta_prev *= f_prime(a_prev)
+            self.weights[l] -= np.multiply.outer(a_prev, delta)      # lr * dW_{l+1} = lr * outer(a_l, delta)
+            self.biases[l] -= delta
             delta = delta_prev
-        W1[nz] = W1_nz - lr * np.outer(x_nz, delta)
-        self.biases[0] -= lr * delta
+        W1_nz -= np.multiply.outer(x_nz, delta)     # (k, n_1): lr * dW1 on the lit rows; the others are 0
+        W1[nz] = W1_nz
+        b1 -= delta
         return loss
+
+    def _lit_pixels(self, x):
+        """One example -> (its non-zero input values (k,), their indices (k,)), scaled like ``as_input``.
+
+        A uint8 image takes a short cut: only its k lit pixels are converted to floats.
+        """
+        x = np.asarray(x)
+        n_in = self.sizes[0]
+        if (x.dtype == np.uint8 and x.ndim >= 1 and x.size == n_in
+                and (x.shape[-1] == n_in or (n_in == 784 and x.shape[-2:] == (28, 28)))):
+            pixels = x.reshape(n_in)
+            nz = np.flatnonzero(pixels)
+            return pixels[nz].astype(self.dtype) / self.dtype.type(255), nz
+        x = self.as_input(x)
+        if len(x) != 1:
+            raise ValueError(f"train_on_instance takes one example, got {len(x)}")
+        nz = np.flatnonzero(x[0])
+        return x[0, nz], nz
+
+    def _one_label(self, label):
+        if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= label < self.sizes[-1]:
+            return int(label)
+        return int(self._labels([label], 1)[0])        # raises the error that explains what is wrong
 
     def fit(self, X, y, epochs=10, batch_size=64, lr=0.1, momentum=0.0, lr_schedule=None,
             validation=None, progress=True, seed=0, augment=None):
@@ -228,43 +254,61 @@ class MLP:
         - ``validation``: optional ``(X_val, y_val)`` scored after every epoch.
         - ``augment``: optional function ``(images uint8 (N, 28, 28), rng) -> images``, applied to the
           whole training set at the start of every epoch (random shifts, rotations, ...).
-        - Each epoch shuffles once into a contiguous array and walks through it in ``batch_size`` slices.
+        - Each epoch draws one random order of the examples and walks through it ``batch_size`` at a time.
 
         History: ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...], "lr": [...]}``.
         A NaN or infinite loss raises ``TrainingDiverged`` naming the learning rate, with the
         weights restored to those at the start of the epoch (the last values known to be finite).
         """
-        from tqdm.auto import tqdm
-
         images = np.asarray(X)
         if augment is not None and (images.dtype != np.uint8 or images.shape[-2:] != (28, 28)):
             raise ValueError(f"augment needs uint8 images (N, 28, 28), got {images.dtype} {images.shape}")
-        self.as_input(images[:1])                              # checks the shape and dtype
         n = len(images)
+        rows = self._rows(images, n)                           # (n, n_in) in the input's own dtype
         y = self._labels(y, n)
         if epochs < 1 or batch_size < 1 or lr <= 0 or not 0 <= momentum < 1:
             raise ValueError(f"need epochs >= 1, batch_size >= 1, lr > 0 and 0 <= momentum < 1; got "
                              f"epochs={epochs}, batch_size={batch_size}, lr={lr}, momentum={momentum}")
         schedule = _schedule(lr_schedule, lr, epochs)
         rng = np.random.default_rng(seed)
-        X_all = None if augment is not None else self.as_input(images)
+        # Fast path: no float copy of the whole set and no shuffled copy of it. Each batch gathers its
+        # rows (in the epoch's random order) into one reused buffer and converts only those to floats.
+        batch_size = min(batch_size, n)
+        raw_buffer = np.empty((batch_size, rows.shape[1]), rows.dtype)      # a batch in the input's dtype
+        X_buffer = np.empty((batch_size, rows.shape[1]), self.dtype)        # the same batch as floats
+        buffers = self._step_buffers(batch_size)
         velocity = [np.zeros_like(p) for p in self.weights + self.biases]
         history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "lr": []}
-        bar = tqdm(total=epochs * n, unit="img", unit_scale=True, disable=not progress, desc="fit")
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=epochs * n, unit="img", unit_scale=True, desc="fit")
+            bar_every = max(batch_size, n // 100)               # about 100 updates per epoch, not one per batch
         try:
             for epoch in range(epochs):
                 epoch_lr = float(schedule(epoch))
                 order = rng.permutation(n)
-                if augment is None:
-                    Xe = X_all[order]                             # one shuffle per epoch, contiguous
-                else:
-                    Xe = self.as_input(augment(images[order], rng))
                 ye = y[order]
+                if augment is None:
+                    source, picks = rows, order                 # batch rows are gathered by ``picks``
+                else:
+                    source, picks = self._rows(augment(images[order], rng), n), None     # already in order
                 snapshot = [p.copy() for p in self.weights + self.biases]
-                total_loss, total_correct = 0.0, 0
+                total_loss, total_correct, shown = 0.0, 0, 0
                 for start in range(0, n, batch_size):
-                    Xb, yb = Xe[start:start + batch_size], ye[start:start + batch_size]
-                    batch_loss, correct = self._sgd_step(Xb, yb, epoch_lr, momentum, velocity)
+                    stop = min(start + batch_size, n)
+                    m = stop - start
+                    if picks is None:
+                        raw = source[start:stop]                                            # (m, n_in)
+                    else:
+                        raw = np.take(source, picks[start:stop], axis=0, out=raw_buffer[:m], mode="clip")
+                    if raw.dtype == self.dtype:
+                        Xb = raw
+                    elif raw.dtype == np.uint8:                 # as ``as_input``: astype, then / 255
+                        Xb = np.divide(raw, self.dtype.type(255), out=X_buffer[:m], dtype=self.dtype)
+                    else:
+                        Xb = X_buffer[:m]
+                        Xb[...] = raw
+                    batch_loss, correct = self._sgd_step(Xb, ye[start:stop], epoch_lr, momentum, velocity, buffers)
                     if not math.isfinite(batch_loss):
                         for p, saved in zip(self.weights + self.biases, snapshot):
                             p[...] = saved
@@ -272,9 +316,11 @@ class MLP:
                             f"training diverged with lr={epoch_lr:g} (epoch {epoch + 1}, batch "
                             f"{start // batch_size + 1}: loss {batch_loss}); try a smaller learning rate. "
                             f"The weights are those from the start of epoch {epoch + 1}.")
-                    total_loss += batch_loss * len(yb)
+                    total_loss += batch_loss * m
                     total_correct += correct
-                    bar.update(len(yb))
+                    if progress and stop - shown >= bar_every:
+                        bar.update(stop - shown)
+                        shown = stop
                 history["loss"].append(total_loss / n)
                 history["accuracy"].append(total_correct / n)
                 history["lr"].append(epoch_lr)
@@ -284,57 +330,101 @@ class MLP:
                     history["val_loss"].append(self.loss(Xv, yv))
                     history["val_accuracy"].append(self.evaluate(Xv, yv))
                     postfix["val_acc"] = f"{history['val_accuracy'][-1]:.4f}"
-                bar.set_postfix(postfix)
+                if progress:
+                    bar.update(n - shown)
+                    bar.set_postfix(postfix)
         finally:
-            bar.close()
+            if progress:
+                bar.close()
         return history
 
-    def _sgd_step(self, X, y, lr, momentum, velocity):
-        """One mini-batch step, the arithmetic of ``backward`` done in place. Returns (loss, #correct)."""
+    def _rows(self, images, n):
+        """Images (n, 28, 28) or (n, n_in) as rows (n, n_in), checked like ``as_input`` but kept in their dtype."""
+        images = np.asarray(images)
+        self.as_input(images[:1])                              # checks the shape and dtype
+        rows = images.reshape(-1, self.sizes[0])
+        if len(rows) != n:
+            raise ValueError(f"expected {n} images, got an array of shape {images.shape}")
+        return rows
+
+    def _step_buffers(self, batch_size):
+        """The arrays every ``_sgd_step`` of a ``fit`` writes into, allocated once instead of once per batch."""
+        hidden = self.sizes[1:-1]
+        return {
+            "z": [np.empty((batch_size, n), self.dtype) for n in self.sizes[1:]],    # a_l, and p for l = L
+            "delta": [np.empty((batch_size, n), self.dtype) for n in hidden],       # delta_l of hidden layers
+            "dW": [np.empty_like(W) for W in self.weights],
+            "db": [np.empty_like(b) for b in self.biases],
+            "rows": np.arange(batch_size),
+        }
+
+    def _sgd_step(self, X, y, lr, momentum, velocity, buffers=None):
+        """One mini-batch step: the arithmetic of ``backward``, then ``param -= lr * grad`` (or momentum).
+
+        X is (m, n_in) floats, y (m,) labels; ``velocity`` lists one array per parameter (weights, then biases).
+        Returns (loss before the step, number of correct predictions in the batch).
+
+        Fast path, beside the reference: every array is written into ``buffers`` in place; the factor
+        lr / m is applied once to the (m, 10) delta instead of to every gradient; each layer's weights
+        change as soon as the delta below it is computed; and layer 1 skips dloss/dX, which nothing needs.
+        """
+        if buffers is None:
+            buffers = self._step_buffers(len(X))
+        m = len(X)
+        L = len(self.weights)
         f, f_prime = ACTIVATIONS[self.activation]
-        n = len(X)
-        activations = [X]
         a = X
+        activations = [X]
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            z = a @ W                                   # (n, n_l)
+            z = np.matmul(a, W, out=buffers["z"][l][:m])         # (m, n_l)
             z += b
-            if l < len(self.weights) - 1:
-                a = np.maximum(z, 0, out=z) if self.activation == "relu" else f(z)
+            if l < L - 1:
+                if self.activation == "relu":
+                    a = np.maximum(z, 0, out=z)
+                elif self.activation == "sigmoid":                 # 1 / (1 + exp(-z)), in place
+                    np.negative(z, out=z)
+                    np.exp(z, out=z)
+                    z += 1
+                    a = np.divide(1, z, out=z)
+                else:
+                    a = np.tanh(z, out=z)
                 activations.append(a)
-        # softmax in place on the logits z
-        z -= z.max(axis=1, keepdims=True)
+        z -= z.max(axis=1, keepdims=True)                         # softmax, in place on the logits
         np.exp(z, out=z)
         z /= z.sum(axis=1, keepdims=True)
-        p = z
-        rows = np.arange(n)
-        picked = p[rows, y]
-        loss = float(-np.log(np.maximum(picked, np.finfo(p.dtype).tiny)).mean())
-        correct = int((p.argmax(axis=1) == y).sum())
+        p = z                                                      # (m, n_L)
+        rows = buffers["rows"][:m]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = float(-np.log(p[rows, y]).mean())      # inf once a probability underflows: diverged
+        correct = int(np.count_nonzero(p.argmax(axis=1) == y))
         if not math.isfinite(loss):
             return loss, correct
         delta = p
         delta[rows, y] -= 1
-        delta /= n                                      # dloss/dz_L, (n, 10)
-        L = len(self.weights)
-        grads = [None] * (2 * L)
+        delta *= lr / m                                            # lr * dloss/dz_L, (m, n_L)
         for l in reversed(range(L)):
-            grads[l] = activations[l].T @ delta         # dW_{l+1}
-            grads[L + l] = delta.sum(axis=0)            # db_{l+1}
+            W, b = self.weights[l], self.biases[l]
+            a_prev = activations[l]
+            dW = np.matmul(a_prev.T, delta, out=buffers["dW"][l])          # lr * dW_{l+1}, (n_{l-1}, n_l)
+            db = np.sum(delta, axis=0, out=buffers["db"][l])               # lr * db_{l+1}, (n_l,)
             if l > 0:
-                a_prev = activations[l]
-                delta = delta @ self.weights[l].T
+                delta_prev = np.matmul(delta, W.T, out=buffers["delta"][l - 1][:m])   # (m, n_{l-1})
                 if self.activation == "relu":
-                    delta *= a_prev > 0
+                    delta_prev *= a_prev > 0
                 else:
-                    delta *= f_prime(a_prev)
-        for param, grad, v in zip(self.weights + self.biases, grads, velocity):
+                    delta_prev *= f_prime(a_prev)
+                delta = delta_prev
             if momentum:
-                v *= momentum
-                v -= lr * grad
-                param += v
+                vW, vb = velocity[l], velocity[L + l]
+                vW *= momentum
+                vW -= dW
+                W += vW
+                vb *= momentum
+                vb -= db
+                b += vb
             else:
-                grad *= lr
-                param -= grad
+                W -= dW
+                b -= db
         return loss, correct
 
     # --- saving and loading ---

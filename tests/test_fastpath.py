@@ -1,0 +1,216 @@
+"""The fast paths of ``MLP`` (``fit``, ``_sgd_step``, ``train_on_instance``) give the numbers of the reference
+``forward``/``backward``. Speed is measured by ``python -m benchmarks``, never asserted here."""
+
+import numpy as np
+import pytest
+
+import ocrlib
+from ocrlib.network import MLP, TrainingDiverged
+
+ACTIVATIONS = ["relu", "sigmoid", "tanh"]
+SHAPES = [(12, 7, 5), (12, 6, 4, 3), (784, 16, 10), (784, 12, 8, 10)]     # 1 and 2 hidden layers
+EXACT = {"rtol": 1e-9, "atol": 1e-12}                                     # float64: only rounding differs
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = ocrlib.load_mnist("test")
+    return X[:40], y[:40]
+
+
+def toy_data(sizes, n, seed=1):
+    """n inputs in [0, 1) of which about a third are exactly 0, and labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, sizes[0]))
+    X[rng.random(X.shape) < 0.3] = 0
+    return X, rng.integers(0, sizes[-1], n)
+
+
+def twins(sizes, activation, dtype=np.float64):
+    return (MLP(sizes, activation=activation, seed=5, dtype=dtype),
+            MLP(sizes, activation=activation, seed=5, dtype=dtype))
+
+
+def reference_fit(net, X, y, epochs, batch_size, lr, momentum=0.0, seed=0, augment=None):
+    """What ``fit`` computes, written with ``backward``: the same shuffles, batches and momentum updates."""
+    rng = np.random.default_rng(seed)
+    params = net.weights + net.biases
+    velocity = [np.zeros_like(p) for p in params]
+    n = len(X)
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        Xe = net.as_input(X[order] if augment is None else augment(X[order], rng))
+        ye = y[order]
+        for start in range(0, n, batch_size):
+            dW, db = net.backward(Xe[start:start + batch_size], ye[start:start + batch_size])
+            for p, grad, v in zip(params, dW + db, velocity):
+                v *= momentum
+                v -= lr * grad
+                p += v
+
+
+def assert_same_params(fast, ref, rtol, atol):
+    for name in fast.params:
+        np.testing.assert_allclose(fast.params[name], ref.params[name], rtol=rtol, atol=atol, err_msg=name)
+
+
+# --- one mini-batch step ---
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("sizes", SHAPES)
+def test_sgd_step_is_a_backward_step(sizes, activation, momentum):
+    fast, ref = twins(sizes, activation)
+    X, y = toy_data(sizes, n=10)
+    velocity = [np.zeros_like(p) for p in fast.weights + fast.biases]
+    ref_velocity = [np.zeros_like(p) for p in ref.weights + ref.biases]
+    for batch in (slice(0, 6), slice(6, 10)):                  # two steps, so momentum carries over
+        expected_loss = ref.loss(X[batch], y[batch])
+        expected_correct = int((ref.predict(X[batch]) == y[batch]).sum())
+        loss, correct = fast._sgd_step(X[batch], y[batch], 0.3, momentum, velocity)
+        assert loss == pytest.approx(expected_loss, rel=1e-12)
+        assert correct == expected_correct
+        dW, db = ref.backward(X[batch], y[batch])
+        for p, grad, v in zip(ref.weights + ref.biases, dW + db, ref_velocity):
+            v *= momentum
+            v -= 0.3 * grad
+            p += v
+        assert_same_params(fast, ref, **EXACT)
+
+
+def test_sgd_step_with_buffers_reused_for_a_shorter_batch():
+    sizes = (12, 6, 4, 3)
+    fast, ref = twins(sizes, "relu")
+    X, y = toy_data(sizes, n=7)
+    buffers = fast._step_buffers(16)                           # a fit's buffers; its last batch is shorter
+    velocity = [np.zeros_like(p) for p in fast.weights + fast.biases]
+    fast._sgd_step(X, y, 0.5, 0.0, velocity, buffers)
+    dW, db = ref.backward(X, y)
+    for p, grad in zip(ref.weights + ref.biases, dW + db):
+        p -= 0.5 * grad
+    assert_same_params(fast, ref, **EXACT)
+
+
+# --- whole epochs ---
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("sizes", SHAPES)
+def test_fit_is_the_reference_loop(sizes, activation, momentum):
+    fast, ref = twins(sizes, activation)
+    X, y = toy_data(sizes, n=23)                               # batches of 8, 8 and 7
+    history = fast.fit(X, y, epochs=2, batch_size=8, lr=0.2, momentum=momentum, progress=False, seed=3)
+    reference_fit(ref, X, y, epochs=2, batch_size=8, lr=0.2, momentum=momentum, seed=3)
+    assert_same_params(fast, ref, **EXACT)
+    assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))
+
+
+def test_fit_on_uint8_images_converts_like_as_input(digits):
+    X, y = digits
+    from_uint8, from_floats = twins((784, 16, 10), "relu", dtype=np.float32)
+    h1 = from_uint8.fit(X, y, epochs=2, batch_size=16, lr=0.1, progress=False)
+    h2 = from_floats.fit(from_floats.as_input(X), y, epochs=2, batch_size=16, lr=0.1, progress=False)
+    assert h1 == h2
+    for name in from_uint8.params:
+        np.testing.assert_array_equal(from_uint8.params[name], from_floats.params[name], err_msg=name)
+
+
+def test_fit_on_mnist_in_float32_matches_the_reference(digits):
+    X, y = digits
+    fast, ref = twins((784, 32, 10), "relu", dtype=np.float32)
+    fast.fit(X, y, epochs=2, batch_size=16, lr=0.1, momentum=0.9, progress=False)
+    reference_fit(ref, X, y, epochs=2, batch_size=16, lr=0.1, momentum=0.9)
+    assert_same_params(fast, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_fit_with_augment_is_the_reference_loop(digits):
+    X, y = digits
+
+    def augment(images, rng):
+        return np.roll(images, rng.integers(-2, 3), axis=2)
+
+    fast, ref = twins((784, 16, 10), "tanh")
+    fast.fit(X, y, epochs=2, batch_size=16, lr=0.1, progress=False, augment=augment)
+    reference_fit(ref, X, y, epochs=2, batch_size=16, lr=0.1, augment=augment)
+    assert_same_params(fast, ref, **EXACT)
+
+
+def test_fit_history_and_progress_bar(digits):
+    X, y = digits
+    history = MLP((784, 16, 10)).fit(X, y, epochs=2, batch_size=7, progress=True, validation=(X, y))
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert all(len(v) == 2 for v in history.values())
+
+
+def test_fit_divergence_restores_the_epoch_start_weights(digits):
+    X, y = digits
+    net = MLP((784, 16, 10))
+    start = [p.copy() for p in net.weights + net.biases]
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="lr=1e\\+20"):
+        net.fit(X, y, epochs=2, batch_size=8, lr=1e20, momentum=0.9, progress=False)
+    for p, saved in zip(net.weights + net.biases, start):
+        np.testing.assert_array_equal(p, saved)
+
+
+def test_fit_names_a_wrong_augment_result(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="expected 40 images"):
+        MLP().fit(X, y, progress=False, augment=lambda images, rng: images[:10])
+
+
+# --- one example ---
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("sizes", SHAPES)
+def test_train_on_instance_is_a_backward_step(sizes, activation):
+    fast, ref = twins(sizes, activation)
+    X, y = toy_data(sizes, n=1, seed=7)                        # about a third of the inputs are 0: rows of W1 kept
+    loss = fast.train_on_instance(X[0], y[0], lr=0.3)
+    assert loss == pytest.approx(ref.loss(X, y), rel=1e-12)
+    dW, db = ref.backward(X, y)
+    for p, grad in zip(ref.weights + ref.biases, dW + db):
+        p -= 0.3 * grad
+    assert_same_params(fast, ref, **EXACT)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("sizes", [(784, 16, 10), (784, 12, 8, 10)])
+def test_train_on_instance_of_a_uint8_digit_is_a_backward_step(digits, sizes, activation):
+    X, y = digits
+    fast, ref = twins(sizes, activation)
+    assert (X[0] == 0).any(axis=1).sum() > 0                   # whole rows of the image are blank
+    loss = fast.train_on_instance(X[0], int(y[0]), lr=0.1)
+    assert loss == pytest.approx(ref.loss(X[:1], y[:1]), rel=1e-12)
+    dW, db = ref.backward(X[:1], y[:1])
+    for p, grad in zip(ref.weights + ref.biases, dW + db):
+        p -= 0.1 * grad
+    assert_same_params(fast, ref, **EXACT)
+    unlit = X[0].reshape(784) == 0
+    np.testing.assert_array_equal(fast.weights[0][unlit], MLP(sizes, activation=activation, seed=5,
+                                                              dtype=np.float64).weights[0][unlit])
+
+
+def test_train_on_instance_accepts_every_input_form(digits):
+    X, y = digits
+    nets = [MLP((784, 16, 10), seed=1) for _ in range(4)]
+    inputs = [X[0], X[0].reshape(784), X[0].reshape(1, 28, 28), X[0].reshape(1, 784) / 255.0]
+    losses = [net.train_on_instance(x, np.uint8(y[0])) for net, x in zip(nets, inputs)]
+    assert losses == pytest.approx([losses[0]] * 4, rel=1e-6)
+    for net in nets[1:]:
+        np.testing.assert_allclose(net.weights[0], nets[0].weights[0], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("x, label, error, message", [
+    (np.zeros((2, 28, 28), np.uint8), 3, ValueError, "takes one example, got 2"),
+    (np.zeros(783, np.uint8), 3, ValueError, r"X must have shape"),
+    (np.zeros((28, 28), np.uint8), 10, ValueError, "labels 0..9"),
+    (np.zeros((28, 28), np.uint8), -1, ValueError, "labels 0..9"),
+    (np.zeros((28, 28), np.uint8), 2.0, ValueError, "labels 0..9"),
+])
+def test_train_on_instance_names_bad_arguments(x, label, error, message):
+    net = MLP()
+    before = [p.copy() for p in net.weights + net.biases]
+    with pytest.raises(error, match=message):
+        net.train_on_instance(x, label)
+    for p, saved in zip(net.weights + net.biases, before):
+        np.testing.assert_array_equal(p, saved)
