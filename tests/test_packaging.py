@@ -1,0 +1,41 @@
+"""conda cannot run here, so this checks that environment.yml lists what pyproject.toml does."""
+
+import re
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:            # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def requirement(spec):
+    """'numpy>=1.24' -> ('numpy', '>=1.24'); markers after ';' are dropped."""
+    name, version = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", spec.split(";")[0]).groups()
+    return name.lower().replace("_", "-"), version.replace(" ", "")
+
+
+def conda_packages():
+    packages = []
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        match = re.match(r"\s+-\s+([^#\s][^#]*)", line)
+        if match and not line.strip().startswith("- conda-forge"):
+            packages.append(requirement(match.group(1)))
+    return dict(packages)
+
+
+def test_environment_yml_lists_the_pyproject_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_packages = dict(requirement(s) for s in project["dependencies"] + project["optional-dependencies"]["dev"]
+                        if "python_version" not in s)
+    conda = conda_packages()
+    conda.pop("pip")
+    assert conda.pop("python") == ">=3.10" == project["requires-python"]
+    assert conda == pip_packages
+
+
+def test_requirement_parsing():
+    assert requirement("numpy>=1.24") == ("numpy", ">=1.24")
+    assert requirement("tomli; python_version < '3.11'") == ("tomli", "")
