@@ -1,0 +1,222 @@
+"""From ink on a drawing pad to the network's 28x28 input.
+
+Two steps:
+
+1. ``rasterize(strokes)``: pen strokes (lists of (x, y) points, y down, in canvas pixels) become a square
+   uint8 image, white ink on black, drawn with round, anti-aliased pen tips.
+2. ``to_mnist(canvas)``: any picture of one digit becomes what MNIST's makers did to theirs:
+
+       ink      the ink as floats in [0, 1], background 0 (dark ink on light paper is inverted)
+       crop     cut to the bounding box of the ink
+       scale    the longer side to 20 pixels, keeping the aspect ratio, by area averaging
+       centre   paste into 28x28 so that the centre of mass of the ink sits at the centre
+
+   A blank canvas gives None: there is nothing to recognise.
+
+Pixel (i, j) of a canvas covers x in [j, j + 1) and y in [i, i + 1); its centre is (j + 0.5, i + 0.5).
+"""
+
+import math
+
+import numpy as np
+
+CANVAS_SIZE = 280    # the drawing pad is 280 x 280 pixels, ten times MNIST's 28
+PEN_WIDTH = 20       # pen diameter in canvas pixels: after to_mnist a stroke is about as thick as MNIST's
+BOX = 20             # MNIST scales each digit to fit a 20 x 20 box ...
+SIZE = 28            # ... and centres it in a 28 x 28 image
+NOISE_FLOOR = 0.1    # ink fainter than this (after normalising to a maximum of 1) counts as background
+PIECE = 8.0          # segments are cut into pieces at most this long, so each fits a small fixed tile
+
+
+# --- 1. strokes -> canvas ---
+
+def _as_strokes(strokes):
+    if isinstance(strokes, np.ndarray) and strokes.ndim == 2:
+        raise TypeError("strokes must be a list of (k, 2) arrays, one per stroke; "
+                        "got a single 2-d array (wrap it in a list: [points])")
+    checked = []
+    for n, stroke in enumerate(strokes):
+        points = np.asarray(stroke, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+            raise ValueError(f"strokes[{n}] must be a (k, 2) array of (x, y) points with k >= 1, "
+                             f"got shape {points.shape}")
+        if not np.all(np.isfinite(points)):
+            raise ValueError(f"strokes[{n}] holds NaN or infinite coordinates")
+        checked.append(points)
+    return checked
+
+
+def _pieces(strokes):
+    """Every stroke as straight pieces A -> B no longer than PIECE; a one-point stroke is a piece of length 0."""
+    A, B = [], []
+    for points in strokes:
+        if len(points) == 1:
+            A.append(points)
+            B.append(points)
+            continue
+        a, b = points[:-1], points[1:]                                  # (k-1, 2) segments a -> b
+        n = np.maximum(np.ceil(np.hypot(*(b - a).T) / PIECE), 1).astype(int)
+        seg = np.repeat(np.arange(len(a)), n)                           # which segment each piece is on
+        first = np.repeat(np.cumsum(n) - n, n)
+        t0 = (np.arange(n.sum()) - first) / n[seg]                      # piece start, as a fraction of its segment
+        t1 = t0 + 1 / n[seg]
+        d = b[seg] - a[seg]
+        A.append(a[seg] + t0[:, None] * d)
+        B.append(a[seg] + t1[:, None] * d)
+    return np.concatenate(A), np.concatenate(B)
+
+
+def rasterize(strokes, size=CANVAS_SIZE, line_width=None):
+    """Draw pen strokes into a (size, size) uint8 image: ink 255 on background 0.
+
+    ``strokes`` is a list of (k, 2) arrays of (x, y) canvas pixels, y pointing down, as pointer events
+    deliver them. Each stroke is a polyline drawn with a round pen of diameter ``line_width``
+    (default ``PEN_WIDTH``); a one-point stroke is a dot. A pixel's ink is 1 inside the pen's reach and
+    falls linearly to 0 over one pixel at the edge (anti-aliasing):
+
+        ink(pixel) = clip(r + 1/2 - distance(pixel centre, nearest stroke), 0, 1),   r = line_width / 2
+    """
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}")
+    line_width = PEN_WIDTH if line_width is None else float(line_width)
+    if not line_width > 0:
+        raise ValueError(f"line_width must be positive, got {line_width}")
+    canvas = np.zeros(size * size, dtype=np.float32)
+    strokes = _as_strokes(strokes)
+    if strokes:
+        r = line_width / 2
+        A, B = _pieces(strokes)                                         # (N, 2) each
+        tile = int(math.ceil(PIECE + 2 * r + 3))                        # every piece and its ink fit a tile x tile square
+        origin = np.floor(np.minimum(A, B) - r - 1).astype(int)         # (N, 2) top-left pixel of each tile
+        cols = origin[:, 0, None] + np.arange(tile)                     # (N, tile) pixel columns (x)
+        rows = origin[:, 1, None] + np.arange(tile)                     # (N, tile) pixel rows (y)
+        px = (cols + 0.5 - A[:, 0, None])[:, None, :]                   # (N, 1, tile) pixel centre - A, x part
+        py = (rows + 0.5 - A[:, 1, None])[:, :, None]                   # (N, tile, 1) y part
+        d = B - A                                                       # (N, 2)
+        length2 = (d ** 2).sum(axis=1)
+        inv = np.divide(1.0, length2, out=np.zeros_like(length2), where=length2 > 0)
+        t = np.clip((px * d[:, 0, None, None] + py * d[:, 1, None, None]) * inv[:, None, None], 0, 1)
+        dist = np.hypot(px - t * d[:, 0, None, None], py - t * d[:, 1, None, None])     # (N, tile, tile)
+        ink = np.clip(r + 0.5 - dist, 0, 1)
+        inside = (ink > 0) & ((rows >= 0) & (rows < size))[:, :, None] & ((cols >= 0) & (cols < size))[:, None, :]
+        flat = (rows[:, :, None] * size + cols[:, None, :])[inside]
+        np.maximum.at(canvas, flat, ink[inside].astype(np.float32))   # overlapping pieces: the darker ink wins
+    return np.round(canvas * 255).astype(np.uint8).reshape(size, size)
+
+
+# --- 2. canvas -> 28 x 28 ---
+
+def _border(image):
+    return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
+
+
+def ink(canvas):
+    """The ink of any picture as floats (H, W) in [0, 1], background 0 and the darkest ink 1, or None if blank.
+
+    Grey (H, W) or colour (H, W, 3) / (H, W, 4) pixels, uint8 or floats in [0, 1]. With an alpha channel
+    and a transparent background (a browser canvas), the ink is the alpha; otherwise it is the
+    brightness, inverted when the border is mostly light (dark ink on paper). The background level
+    (the border's median) is subtracted, the rest scaled to a maximum of 1, and ink fainter than
+    ``NOISE_FLOOR`` dropped.
+    """
+    pixels = np.asarray(canvas)
+    if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (3, 4))):
+        raise ValueError(f"canvas must be grey (H, W) or colour (H, W, 3) / (H, W, 4) pixels, got shape {pixels.shape}")
+    if min(pixels.shape[:2]) < 1:
+        raise ValueError(f"canvas is empty: shape {pixels.shape}")
+    if pixels.dtype == np.uint8:
+        values = pixels.astype(np.float32) / 255
+    elif pixels.dtype == np.bool_:
+        values = pixels.astype(np.float32)
+    elif np.issubdtype(pixels.dtype, np.floating):
+        values = pixels.astype(np.float32)
+        if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
+            raise ValueError(f"canvas of dtype {pixels.dtype} must hold values in [0, 1], "
+                             f"got range [{np.nanmin(values)}, {np.nanmax(values)}]")
+    else:
+        raise TypeError(f"canvas must be uint8 pixels or floats in [0, 1], got dtype {pixels.dtype}")
+
+    if values.ndim == 3:
+        if values.shape[2] == 4 and np.median(_border(values[:, :, 3])) < 0.5:
+            values = values[:, :, 3]                                    # transparent background: alpha is the ink
+        else:
+            values = values[:, :, :3] @ np.float32([0.299, 0.587, 0.114])  # luminance
+    background = float(np.median(_border(values)))
+    if background > 0.5:                                                # light paper, dark ink
+        values = 1 - values
+        background = 1 - background
+    values = np.clip(values - background, 0, None)
+    peak = values.max()
+    if peak < NOISE_FLOOR:
+        return None
+    values /= peak
+    values[values < NOISE_FLOOR] = 0
+    return values
+
+
+def crop(image):
+    """Cut an ink image to the bounding box of its non-zero pixels."""
+    rows = np.flatnonzero(image.any(axis=1))
+    cols = np.flatnonzero(image.any(axis=0))
+    return image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _area_matrix(n_in, n_out):
+    """(n_out, n_in) weights for area averaging: output pixel k covers input [k, k + 1) * n_in / n_out."""
+    step = n_in / n_out
+    lo = (np.arange(n_out) * step)[:, None]
+    j = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(lo + step, j + 1) - np.maximum(lo, j), 0, None)
+    return (overlap / step).astype(np.float32)                         # each row sums to 1
+
+
+def scale_to_box(image, box=BOX):
+    """Resize so the longer side is ``box`` pixels, keeping the aspect ratio, by averaging areas (anti-aliased)."""
+    h, w = image.shape
+    s = box / max(h, w)
+    h_out, w_out = max(1, round(h * s)), max(1, round(w * s))
+    return _area_matrix(h, h_out) @ image @ _area_matrix(w, w_out).T   # (h_out, h) (h, w) (w, w_out)
+
+
+def center_of_mass(image):
+    """(row, column) of the ink's centre of mass, in pixel-index coordinates."""
+    total = image.sum()
+    rows = np.arange(image.shape[0]) @ image.sum(axis=1) / total
+    cols = np.arange(image.shape[1]) @ image.sum(axis=0) / total
+    return float(rows), float(cols)
+
+
+def paste_centered(image, size=SIZE):
+    """Place ``image`` in a (size, size) frame so that its centre of mass lands on the frame's centre.
+
+    The shift is sub-pixel: the image moves by the fractional part with bilinear interpolation.
+    Ink shifted past the frame's edge is cut off.
+    """
+    cy, cx = center_of_mass(image)
+    dy, dx = (size - 1) / 2 - cy, (size - 1) / 2 - cx                  # the shift, in pixels
+    iy, ix = math.floor(dy), math.floor(dx)
+    fy, fx = dy - iy, dx - ix
+    h, w = image.shape
+    shifted = np.zeros((h + 1, w + 1), dtype=np.float32)                # image moved by (fy, fx) in [0, 1)
+    shifted[:h, :w] += (1 - fy) * (1 - fx) * image
+    shifted[1:, :w] += fy * (1 - fx) * image
+    shifted[:h, 1:] += (1 - fy) * fx * image
+    shifted[1:, 1:] += fy * fx * image
+    frame = np.zeros((size, size), dtype=np.float32)
+    top, left = max(iy, 0), max(ix, 0)
+    bottom, right = min(iy + h + 1, size), min(ix + w + 1, size)
+    if bottom > top and right > left:
+        frame[top:bottom, left:right] = shifted[top - iy:bottom - iy, left - ix:right - ix]
+    return frame
+
+
+def to_mnist(canvas):
+    """A picture of one digit -> float32 (28, 28) in [0, 1] as MNIST would have it, or None if blank.
+
+    ink -> crop to the bounding box -> longer side to 20 px -> centre of mass to the centre of 28 x 28.
+    """
+    image = ink(canvas)
+    if image is None:
+        return None
+    return np.clip(paste_centered(scale_to_box(crop(image))), 0, 1)

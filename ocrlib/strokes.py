@@ -1,0 +1,310 @@
+"""A test set of pen-drawn digits, kept as strokes, and the tools that make it.
+
+The network must recognise digits drawn on the pad: strokes rasterized with a round pen, then ``to_mnist``.
+MNIST's images are not strokes, so the set is made two ways (``scripts/make_stroke_set.py``):
+
+- MNIST *test* digits (never training digits: the shipped model learns from those), thinned to one-pixel
+  skeletons (Zhang-Suen thinning), traced into polylines, then placed on the 280 x 280 pad at random sizes,
+  positions, slants and rotations, with a little hand tremor.
+- Digits written as strokes from templates (several styles per digit: a 1 with or without a flag, an open
+  or closed 4, a 7 with or without a bar, ...), with random shape distortion.
+
+The file ``data/strokes/strokes_test.npz`` holds them flat (read with ``allow_pickle=False``):
+
+    points           float32 (P, 2)  every (x, y) point of every stroke, canvas pixels, y down
+    stroke_starts    int64 (S + 1,)  stroke s is points[stroke_starts[s]:stroke_starts[s + 1]]
+    drawing_starts   int64 (D + 1,)  drawing d is strokes drawing_starts[d] .. drawing_starts[d + 1] - 1
+    labels           uint8 (D,)      the digit drawn
+    source           uint8 (D,)      0 = traced MNIST test digit, 1 = template
+    mnist_index      int64 (D,)      index into the MNIST test set, -1 for templates
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from ocrlib.preprocess import CANVAS_SIZE, rasterize, to_mnist
+
+STROKE_SET_PATH = Path(__file__).resolve().parent.parent / "data" / "strokes" / "strokes_test.npz"
+SOURCES = ("mnist-test traced", "template")
+
+
+# --- the file ---
+
+def pack(drawings, labels, source, mnist_index):
+    """Drawings (lists of (k, 2) stroke arrays) -> the flat arrays of the file format."""
+    strokes = [np.asarray(s, dtype=np.float32).reshape(-1, 2) for d in drawings for s in d]
+    stroke_lengths = [len(s) for s in strokes]
+    return {
+        "points": np.concatenate(strokes) if strokes else np.zeros((0, 2), np.float32),
+        "stroke_starts": np.concatenate([[0], np.cumsum(stroke_lengths)]).astype(np.int64),
+        "drawing_starts": np.concatenate([[0], np.cumsum([len(d) for d in drawings])]).astype(np.int64),
+        "labels": np.asarray(labels, dtype=np.uint8),
+        "source": np.asarray(source, dtype=np.uint8),
+        "mnist_index": np.asarray(mnist_index, dtype=np.int64),
+    }
+
+
+def unpack(arrays, name="<arrays>"):
+    """The flat arrays -> (drawings, labels); each drawing is a list of (k, 2) float32 stroke arrays."""
+    needed = ("points", "stroke_starts", "drawing_starts", "labels")
+    missing = [key for key in needed if key not in arrays]
+    if missing:
+        raise ValueError(f"{name}: missing arrays {missing} (expected {list(needed)})")
+    points, stroke_starts = arrays["points"], arrays["stroke_starts"]
+    drawing_starts, labels = arrays["drawing_starts"], arrays["labels"]
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"{name}: points must be (P, 2), got {points.shape}")
+    if stroke_starts[-1] != len(points) or drawing_starts[-1] != len(stroke_starts) - 1:
+        raise ValueError(f"{name}: stroke_starts / drawing_starts do not match the number of points / strokes")
+    if len(labels) != len(drawing_starts) - 1:
+        raise ValueError(f"{name}: {len(labels)} labels for {len(drawing_starts) - 1} drawings")
+    strokes = [points[a:b] for a, b in zip(stroke_starts[:-1], stroke_starts[1:])]
+    drawings = [strokes[a:b] for a, b in zip(drawing_starts[:-1], drawing_starts[1:])]
+    return drawings, labels.astype(np.intp)
+
+
+def save_stroke_set(path, drawings, labels, source, mnist_index):
+    from ocrlib.saving import atomic_write
+
+    arrays = pack(drawings, labels, source, mnist_index)
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def load_stroke_set(path=None, source=None):
+    """The pen-drawn test set: ``(drawings, labels)``, drawings a list of lists of (k, 2) stroke arrays.
+
+    ``source`` keeps only one kind: ``"mnist-test traced"`` or ``"template"`` (default: both).
+    """
+    path = Path(path) if path is not None else STROKE_SET_PATH
+    if not path.is_file():
+        raise FileNotFoundError(f"stroke set not found: {path} (make it with: python scripts/make_stroke_set.py)")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    drawings, labels = unpack(arrays, name=str(path))
+    if source is not None:
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES} or None, got {source!r}")
+        keep = np.flatnonzero(arrays["source"] == SOURCES.index(source))
+        drawings, labels = [drawings[i] for i in keep], labels[keep]
+    return drawings, labels
+
+
+def drawings_to_mnist(drawings, line_width=None, size=CANVAS_SIZE):
+    """Each drawing through the pad's pipeline, ``to_mnist(rasterize(strokes))``: float32 (D, 28, 28)."""
+    images = np.zeros((len(drawings), 28, 28), dtype=np.float32)
+    for i, strokes in enumerate(drawings):
+        image = to_mnist(rasterize(strokes, size=size, line_width=line_width))
+        if image is not None:
+            images[i] = image
+    return images
+
+
+def evaluate_strokes(model, drawings=None, labels=None, line_width=None):
+    """Accuracy of ``model`` on pen-drawn digits (default: the whole stroke set), through the pad's pipeline."""
+    if drawings is None:
+        drawings, labels = load_stroke_set()
+    if labels is None or len(labels) != len(drawings):
+        raise ValueError(f"labels must give one digit per drawing ({len(drawings)} drawings)")
+    return model.evaluate(drawings_to_mnist(drawings, line_width=line_width), np.asarray(labels))
+
+
+# --- making strokes from MNIST images: thin to a skeleton, then trace it ---
+
+def _upsample_matrix(n_in, factor):
+    """(n_in * factor, n_in) bilinear interpolation weights between pixel centres."""
+    centres = (np.arange(n_in * factor) + 0.5) / factor - 0.5           # output centres in input coordinates
+    centres = np.clip(centres, 0, n_in - 1)
+    lo = np.floor(centres).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = centres - lo
+    M = np.zeros((n_in * factor, n_in))
+    M[np.arange(len(lo)), lo] += 1 - frac
+    M[np.arange(len(hi)), hi] += frac
+    return M
+
+
+def zhang_suen_thinning(mask):
+    """Thin a boolean image to one-pixel-wide lines (T. Y. Zhang and C. Y. Suen, 1984)."""
+    img = np.pad(mask.astype(np.uint8), 1)
+    while True:
+        changed = False
+        for step in (0, 1):
+            n = [np.roll(np.roll(img, -dy, 0), -dx, 1) for dy, dx in
+                 ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))]   # P2 .. P9, clockwise from north
+            p2, p3, p4, p5, p6, p7, p8, p9 = n
+            B = sum(n)                                                  # lit neighbours
+            ring = n + [p2]
+            A = sum((ring[k] == 0) & (ring[k + 1] == 1) for k in range(8))  # 0 -> 1 transitions around the ring
+            if step == 0:
+                c = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
+            else:
+                c = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
+            delete = (img == 1) & (B >= 2) & (B <= 6) & (A == 1) & c
+            if delete.any():
+                img[delete] = 0
+                changed = True
+        if not changed:
+            return img[1:-1, 1:-1].astype(bool)
+
+
+def trace_skeleton(skeleton):
+    """A one-pixel-wide skeleton -> polylines of (row, col) pixels covering every link between neighbours.
+
+    Walks start at line ends, then at junctions, then anywhere on loops; at each step the walk takes the
+    unvisited link that turns least.
+    """
+    pixels = set(zip(*np.nonzero(skeleton)))
+    links = {p: set() for p in pixels}
+    for (r, c) in pixels:
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                q = (r + dr, c + dc)
+                if q == (r, c) or q not in pixels:
+                    continue
+                if dr and dc and ((r + dr, c) in pixels or (r, c + dc) in pixels):
+                    continue                                            # a diagonal beside a two-step path: redundant
+                links[(r, c)].add(q)
+    unvisited = {p: set(qs) for p, qs in links.items()}
+    paths = []
+
+    def start_order(p):
+        degree = len(links[p])
+        return (0 if degree == 1 else 1 if degree != 2 else 2, p)
+
+    for start in sorted(pixels, key=start_order):
+        if not links[start]:
+            paths.append([start])
+            continue
+        while unvisited[start]:
+            path = [start]
+            here, direction = start, None
+            while unvisited[here]:
+                def turn(q):
+                    step = np.subtract(q, here)
+                    return 0.0 if direction is None else -float(np.dot(step, direction) / np.hypot(*step))
+                nxt = min(sorted(unvisited[here]), key=turn)
+                unvisited[here].discard(nxt)
+                unvisited[nxt].discard(here)
+                direction = np.subtract(nxt, here) / np.hypot(*np.subtract(nxt, here))
+                path.append(nxt)
+                here = nxt
+            paths.append(path)
+    return paths
+
+
+def mnist_strokes(image, factor=4, threshold=0.4, every=3):
+    """An MNIST image (28, 28) -> strokes in MNIST pixel coordinates: a list of (k, 2) arrays of (x, y)."""
+    M = _upsample_matrix(image.shape[0], factor)
+    big = M @ (np.asarray(image, dtype=np.float64) / 255) @ M.T           # (28 f, 28 f), bilinear
+    paths = trace_skeleton(zhang_suen_thinning(big > threshold))
+    strokes = []
+    for path in paths:
+        rc = np.array(path, dtype=np.float64)
+        if len(rc) > 2:                                                 # smooth the pixel staircase, keep the ends
+            rc[1:-1] = (rc[:-2] + 2 * rc[1:-1] + rc[2:]) / 4
+        keep = np.unique(np.r_[np.arange(0, len(rc), every), len(rc) - 1])
+        rc = rc[keep]
+        strokes.append(np.c_[rc[:, 1] + 0.5, rc[:, 0] + 0.5] / factor)  # (x, y) in MNIST pixels
+    return strokes
+
+
+# --- making strokes from templates ---
+
+def _arc(cx, cy, rx, ry, start, stop, n=24):
+    """Points on an ellipse, angles in degrees measured from +x towards +y (y points down: clockwise on screen)."""
+    t = np.radians(np.linspace(start, stop, n))
+    return np.c_[cx + rx * np.cos(t), cy + ry * np.sin(t)]
+
+
+def _line(*points):
+    return np.array(points, dtype=np.float64)
+
+
+# Each digit in a few handwriting styles; coordinates in a unit box, x right, y down.
+TEMPLATES = {
+    0: [[_arc(0.5, 0.5, 0.38, 0.5, -90, 275)],
+        [_arc(0.5, 0.5, 0.33, 0.5, -100, -460)]],
+    1: [[_line((0.5, 0), (0.5, 1))],
+        [_line((0.28, 0.22), (0.55, 0), (0.55, 1))],
+        [_line((0.3, 0.2), (0.55, 0), (0.55, 1)), _line((0.3, 1), (0.8, 1))]],
+    2: [[np.r_[_arc(0.5, 0.3, 0.4, 0.3, 200, 380), _line((0.85, 0.45), (0.1, 1), (0.95, 1))]],
+        [np.r_[_arc(0.5, 0.3, 0.38, 0.3, 190, 400)[:-4], _arc(0.55, 0.35, 0.4, 0.65, 40, 125)[:-3],
+               _line((0.12, 1), (0.9, 0.97))]]],
+    3: [[np.r_[_arc(0.45, 0.25, 0.4, 0.25, 210, 450), _arc(0.45, 0.73, 0.45, 0.27, -90, 150)]],
+        [_line((0.1, 0), (0.85, 0), (0.4, 0.4)), _arc(0.45, 0.68, 0.43, 0.32, -80, 150)]],
+    4: [[_line((0.15, 0), (0.05, 0.62), (0.95, 0.62)), _line((0.7, 0.05), (0.7, 1))],
+        [_line((0.7, 1), (0.7, 0), (0.02, 0.68), (1.0, 0.68))],
+        [_line((0.55, 0), (0.05, 0.65), (0.95, 0.65)), _line((0.72, 0.3), (0.72, 1))]],
+    5: [[np.r_[_line((0.2, 0), (0.15, 0.42)), _arc(0.45, 0.67, 0.4, 0.33, -120, 145)], _line((0.2, 0.02), (0.9, 0))],
+        [np.r_[_line((0.9, 0), (0.2, 0), (0.15, 0.42)), _arc(0.45, 0.67, 0.4, 0.33, -120, 145)]]],
+    6: [[np.r_[_arc(0.95, 0.65, 0.85, 0.65, 240, 180), _arc(0.5, 0.72, 0.4, 0.28, 180, 520)]],
+        [np.r_[_line((0.75, 0), (0.3, 0.4)), _arc(0.5, 0.72, 0.38, 0.28, 200, 560)]]],
+    7: [[_line((0.05, 0), (0.95, 0), (0.35, 1))],
+        [_line((0.05, 0), (0.95, 0), (0.35, 1)), _line((0.35, 0.5), (0.9, 0.5))],
+        [_line((0.05, 0.15), (0.1, 0), (0.95, 0), (0.5, 1))]],
+    8: [[np.c_[0.5 + 0.36 * np.sin(np.linspace(0, 2 * np.pi, 48) * 2) * -1,
+               0.5 - 0.5 * np.cos(np.linspace(0, 2 * np.pi, 48))]],
+        [_arc(0.5, 0.24, 0.3, 0.24, 0, 360), _arc(0.5, 0.72, 0.42, 0.28, 0, 360)]],
+    9: [[np.r_[_arc(0.5, 0.3, 0.4, 0.3, 0, -360), _line((0.9, 0.3), (0.85, 1))]],
+        [_arc(0.5, 0.3, 0.42, 0.3, -20, -380), _line((0.9, 0.15), (0.7, 1))]],
+}
+
+
+def template_strokes(template, rng):
+    """One template with random distortion: smooth wobble along each stroke, unit-box coordinates."""
+    strokes = []
+    for stroke in template:
+        t = np.linspace(0, 1, len(stroke))[:, None]
+        wobble = sum(rng.normal(0, 0.025, 2) * np.sin(2 * np.pi * (k * t + rng.random())) for k in (1, 2, 3))
+        strokes.append(stroke + wobble + rng.normal(0, 0.004, stroke.shape))
+    return strokes
+
+
+# --- putting strokes on the pad ---
+
+def place_on_pad(strokes, rng, height=(100, 240), slant=0.3, rotation=10.0, aspect=(0.8, 1.25),
+                 size=CANVAS_SIZE, margin=14.0, tremor=0.6, spacing=(3.0, 12.0)):
+    """Random size, aspect, slant, rotation and position on a ``size`` pad, like a person drawing.
+
+    Strokes come in any units (y down); the digit's height becomes ``height`` pixels, the whole drawing
+    fits inside ``margin`` of the pad's edges, and each stroke is resampled to points ``spacing`` pixels
+    apart (pointer events arrive faster or slower with the hand's speed) plus ``tremor`` pixels of noise.
+    """
+    all_points = np.concatenate(strokes)
+    lo, hi = all_points.min(axis=0), all_points.max(axis=0)
+    centre = (lo + hi) / 2
+    extent = np.maximum(hi - lo, 1e-6)
+    h = rng.uniform(*height)
+    sy = h / extent[1]
+    sx = sy * rng.uniform(*aspect)
+    k = rng.uniform(-slant, slant)                                      # x += k * (up distance): a forward slant
+    angle = np.radians(rng.uniform(-rotation, rotation))
+    c, s = np.cos(angle), np.sin(angle)
+    A = np.array([[c, -s], [s, c]]) @ np.array([[1, -k], [0, 1]]) @ np.diag([sx, sy])
+    moved = [(p - centre) @ A.T for p in strokes]
+    all_moved = np.concatenate(moved)
+    lo, hi = all_moved.min(axis=0), all_moved.max(axis=0)
+    room = size - 2 * margin
+    if np.any(hi - lo > room):                                          # too big for the pad: shrink to fit
+        shrink = room / np.max(hi - lo)
+        moved = [p * shrink for p in moved]
+        lo, hi = lo * shrink, hi * shrink
+    offset = np.array([rng.uniform(margin - lo[i], max(margin - lo[i], size - margin - hi[i])) for i in (0, 1)])
+    placed = []
+    step = rng.uniform(*spacing)
+    for p in moved:
+        p = _resample(p + offset, step)
+        placed.append(p + rng.normal(0, tremor, p.shape))
+    return placed
+
+
+def _resample(points, step):
+    """Points along a polyline, ``step`` apart (the ends kept)."""
+    if len(points) < 2:
+        return points
+    arc = np.r_[0, np.cumsum(np.hypot(*np.diff(points, axis=0).T))]
+    if arc[-1] == 0:
+        return points[:1]
+    at = np.r_[np.arange(0, arc[-1], step), arc[-1]]
+    return np.c_[np.interp(at, arc, points[:, 0]), np.interp(at, arc, points[:, 1])]
