@@ -20,7 +20,7 @@ from ocrlib.network import MLP
 from ocrlib.pretrained import MODEL_PATH
 
 SIZES = (784, 800, 10)
-EPOCHS = 30
+EPOCHS = 20
 BATCH_SIZE = 128
 LR = 0.05
 MOMENTUM = 0.9
