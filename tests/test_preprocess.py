@@ -1,0 +1,186 @@
+"""ocrlib.preprocess: strokes -> canvas -> MNIST's 28x28; and the pen-drawn stroke test set."""
+
+import numpy as np
+import pytest
+
+from ocrlib.mnist import load_mnist
+from ocrlib.preprocess import (BOX, PEN_WIDTH, center_of_mass, crop, ink, paste_centered, rasterize,
+                               scale_to_box, to_mnist)
+from ocrlib.pretrained import load_pretrained
+from ocrlib.strokes import (evaluate_strokes, load_stroke_set, mnist_strokes, pack, place_on_pad, unpack,
+                            zhang_suen_thinning)
+
+ONE = [np.array([[140.0, 40.0], [140.0, 240.0]])]
+
+
+# --- rasterize ---
+
+def test_rasterize_vertical_line_has_the_pen_width_and_round_caps():
+    canvas = rasterize(ONE)
+    assert canvas.shape == (280, 280) and canvas.dtype == np.uint8
+    row = canvas[140] > 127
+    assert row.sum() == PEN_WIDTH                           # a straight line is exactly one pen wide
+    assert np.flatnonzero(row).mean() == pytest.approx(139.5)
+    column = canvas[:, 140] > 127
+    assert np.flatnonzero(column)[[0, -1]].tolist() == [40 - PEN_WIDTH // 2, 240 + PEN_WIDTH // 2 - 1]  # round caps
+    assert canvas[40 - PEN_WIDTH // 2 + 1, 140 - PEN_WIDTH // 2 + 1] == 0    # a cap is round, not square
+
+
+def test_rasterize_is_anti_aliased_and_a_single_point_is_a_dot():
+    dot = rasterize([np.array([[100.3, 50.7]])], line_width=10)
+    assert 0 < (dot > 0).sum() < 11 * 11
+    assert len(np.unique(dot)) > 3                          # grey edge pixels: anti-aliased
+    ys, xs = np.nonzero(dot)
+    w = dot[ys, xs].astype(float)
+    assert np.average(xs + 0.5, weights=w) == pytest.approx(100.3, abs=0.05)
+    assert np.average(ys + 0.5, weights=w) == pytest.approx(50.7, abs=0.05)
+    disc_area = np.pi * 5 ** 2
+    assert dot.sum() / 255 == pytest.approx(disc_area, rel=0.02)
+
+
+def test_rasterize_equals_the_distance_formula_pixel_by_pixel():
+    strokes = [np.array([[30.0, 40.0], [70.5, 90.2], [20.0, 75.0]]), np.array([[60.0, 20.0]])]
+    canvas = rasterize(strokes, size=100, line_width=7)
+    yy, xx = np.mgrid[0:100, 0:100] + 0.5
+    dist = np.full((100, 100), np.inf)
+    for s in strokes:
+        for a, b in zip(s, s[1:]) if len(s) > 1 else [(s[0], s[0])]:
+            d = b - a
+            t = 0 if not d.any() else np.clip(((xx - a[0]) * d[0] + (yy - a[1]) * d[1]) / (d @ d), 0, 1)
+            dist = np.minimum(dist, np.hypot(xx - a[0] - t * d[0], yy - a[1] - t * d[1]))
+    expected = np.round(np.clip(3.5 + 0.5 - dist, 0, 1) * 255)
+    assert np.abs(canvas.astype(int) - expected).max() <= 1
+
+
+def test_rasterize_clips_strokes_off_the_canvas_and_draws_nothing_for_no_strokes():
+    assert rasterize([]).max() == 0
+    canvas = rasterize([np.array([[-50.0, 10.0], [500.0, 10.0]])])
+    assert canvas[10].min() == 255
+
+
+@pytest.mark.parametrize("strokes, message", [
+    (np.zeros((3, 2)), "list of"),
+    ([np.zeros((3, 3))], r"strokes\[0\]"),
+    ([np.zeros((0, 2))], r"strokes\[0\]"),
+    ([np.array([[0.0, np.nan]])], "NaN"),
+])
+def test_rasterize_names_bad_strokes(strokes, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        rasterize(strokes)
+
+
+def test_rasterize_rejects_bad_size_and_width():
+    with pytest.raises(ValueError, match="line_width"):
+        rasterize(ONE, line_width=0)
+    with pytest.raises(ValueError, match="size"):
+        rasterize(ONE, size=0)
+
+
+# --- to_mnist and its steps ---
+
+def test_to_mnist_blank_canvas_is_none():
+    assert to_mnist(np.zeros((280, 280), np.uint8)) is None
+    assert to_mnist(np.full((50, 60, 3), 255, np.uint8)) is None          # blank white paper
+
+
+def test_to_mnist_follows_mnists_recipe():
+    image = to_mnist(rasterize(ONE))
+    assert image.shape == (28, 28) and image.dtype == np.float32
+    assert 0 <= image.min() and image.max() <= 1
+    rows = np.flatnonzero(image.max(axis=1) > 0.05)
+    assert rows[-1] - rows[0] + 1 in (BOX, BOX + 1)                       # longer side: 20 px (+1 for the sub-pixel shift)
+    cy, cx = center_of_mass(image)
+    assert cy == pytest.approx(13.5, abs=0.05) and cx == pytest.approx(13.5, abs=0.05)
+
+
+def test_steps_crop_scale_and_centre():
+    image = np.zeros((100, 60), np.float32)
+    image[10:90, 20:40] = 1
+    cropped = crop(image)
+    assert cropped.shape == (80, 20)
+    small = scale_to_box(cropped)
+    assert small.shape == (20, 5)
+    assert small.sum() == pytest.approx(cropped.sum() * (20 / 80) ** 2, rel=1e-5)   # area averaging keeps the mean
+    framed = paste_centered(small)
+    assert framed.shape == (28, 28)
+    assert framed.sum() == pytest.approx(small.sum(), rel=1e-5)
+    assert center_of_mass(framed) == pytest.approx((13.5, 13.5), abs=1e-4)
+
+
+def test_to_mnist_is_nearly_the_identity_on_mnist_digits():
+    images, labels = load_mnist("test")
+    net = load_pretrained()
+    again = np.array([to_mnist(x) for x in images[:500]])
+    raw = net.evaluate(images[:500], labels[:500])
+    assert net.evaluate(again, labels[:500]) >= raw - 0.02
+    assert np.mean(np.abs(again - images[:500] / 255)) < 0.06
+
+
+def test_to_mnist_any_canvas_size_and_colour_layout():
+    grey = rasterize(ONE)
+    reference = to_mnist(grey)
+    small = rasterize([s / 2 for s in ONE], size=140, line_width=PEN_WIDTH / 2)
+    assert np.abs(to_mnist(small) - reference).max() < 0.1
+    rgba_transparent = np.zeros((280, 280, 4), np.uint8)                  # black ink, alpha = ink
+    rgba_transparent[..., 3] = grey
+    assert np.abs(to_mnist(rgba_transparent) - reference).max() < 1e-6
+    paper = np.full((280, 280, 4), 255, np.uint8)                         # opaque: dark ink on white paper
+    paper[..., :3] = 255 - grey[..., None]
+    assert np.abs(to_mnist(paper) - reference).max() < 0.01
+    photo = 0.85 - 0.6 * grey.astype(np.float32) / 255                    # grey paper, grey pencil, as floats
+    assert np.abs(to_mnist(photo) - reference).max() < 0.05
+    assert np.abs(to_mnist(grey > 127) - reference).max() < 0.15          # booleans
+
+
+@pytest.mark.parametrize("canvas, error, message", [
+    (np.zeros((4, 4, 2), np.uint8), ValueError, "canvas must be"),
+    (np.zeros(10, np.uint8), ValueError, "canvas must be"),
+    (np.zeros((0, 5), np.uint8), ValueError, "empty"),
+    (np.zeros((5, 5), np.int32), TypeError, "dtype int32"),
+    (np.full((5, 5), 2.0), ValueError, r"\[0, 1\]"),
+])
+def test_to_mnist_names_bad_canvases(canvas, error, message):
+    with pytest.raises(error, match=message):
+        to_mnist(canvas)
+
+
+def test_ink_inverts_dark_on_light():
+    paper = np.full((30, 30), 200, np.uint8)
+    paper[10:20, 14:16] = 20
+    seen = ink(paper)
+    assert seen[15, 15] == 1 and seen[0, 0] == 0
+
+
+# --- the stroke test set ---
+
+def test_stroke_set_loads_and_round_trips():
+    drawings, labels = load_stroke_set()
+    assert len(drawings) == len(labels) > 1000
+    assert set(labels.tolist()) == set(range(10))
+    again, again_labels = unpack(pack(drawings[:20], labels[:20], [0] * 20, [-1] * 20))
+    assert all(np.array_equal(a, b) for d, e in zip(drawings[:20], again) for a, b in zip(d, e))
+    assert np.array_equal(again_labels, labels[:20])
+    everything = np.concatenate([s for d in drawings for s in d])
+    assert everything.min() > -20 and everything.max() < 300              # on the 280 px pad
+
+
+def test_traced_mnist_digit_is_recognised_after_redrawing():
+    images, labels = load_mnist("test")
+    net = load_pretrained()
+    rng = np.random.default_rng(1)
+    drawings = [place_on_pad(mnist_strokes(images[i]), rng) for i in range(30)]
+    assert evaluate_strokes(net, drawings, labels[:30]) >= 0.8
+
+
+def test_zhang_suen_thins_a_bar_to_a_line():
+    bar = np.zeros((20, 26), bool)
+    bar[5:10, 2:24] = True                                                # 5 pixels thick, 22 long
+    thin = zhang_suen_thinning(bar)
+    assert thin.any(axis=0).sum() >= 14                                   # still a long line ...
+    assert (thin.sum(axis=0) <= 1).all()                                  # ... one pixel thick
+    assert not (thin & ~bar).any()
+
+
+def test_pretrained_model_reads_most_pen_drawn_digits():
+    drawings, labels = load_stroke_set()
+    assert evaluate_strokes(load_pretrained(), drawings[::10], labels[::10]) >= 0.85

@@ -1,0 +1,180 @@
+"""ocrlib.widget.DigitPad, driven without a browser: synthetic pointer events draw, buttons are clicked."""
+
+import numpy as np
+import pytest
+
+from ocrlib.pretrained import MODEL_PATH, load_pretrained
+from ocrlib.strokes import load_stroke_set
+from ocrlib.widget import DigitPad, load_taught, read_taught
+
+
+def draw(pad, points):
+    """One stroke: pen down at the first point, moves through the rest, pen up at the last."""
+    pad.on_pen_down(*points[0])
+    for x, y in points[1:]:
+        pad.on_pen_move(x, y)
+    pad.on_pen_up(*points[-1])
+
+
+def draw_digit(pad, digit):
+    """A drawing of ``digit`` from the stroke test set that the shipped model reads correctly."""
+    drawings, labels = load_stroke_set(source="template")
+    for strokes in (d for d, label in zip(drawings, labels) if label == digit):
+        pad.clear()
+        for stroke in strokes:
+            draw(pad, stroke.tolist())
+        if pad.prediction == digit:
+            return strokes
+    raise AssertionError(f"no template drawing of {digit} is read as {digit}")
+
+
+@pytest.fixture
+def pad(tmp_path):
+    return DigitPad(taught_path=tmp_path / "taught.npz", model_path=tmp_path / "mine.npz")
+
+
+def test_blank_pad_never_predicts_nor_trains(pad, tmp_path):
+    assert pad.image is None and pad.prediction is None and pad.probabilities is None
+    assert "blank" in pad.digit_label.value
+    before = [w.copy() for w in pad.model.weights]
+    assert pad.teach(3) is None
+    pad.teach_buttons[3].click()
+    assert "blank" in pad.status.value
+    assert pad.taught == 0 and not (tmp_path / "taught.npz").exists()
+    assert all(np.array_equal(a, b) for a, b in zip(before, pad.model.weights))
+
+
+def test_drawing_a_one_predicts_one_and_shows_it(pad):
+    draw(pad, [(140, 40), (141, 90), (140, 150), (139, 240)])
+    assert pad.prediction == 1
+    assert pad.image.shape == (28, 28) and pad.image.max() > 0.5
+    assert pad.probabilities.sum() == pytest.approx(1, abs=1e-5)
+    assert ">1<" in pad.digit_label.value
+    assert pad.bars[1].value == pytest.approx(float(pad.probabilities[1]))
+    assert pad.bars[1].bar_style == "success"
+
+
+def test_prediction_while_drawing_and_at_pen_up(pad):
+    pad.on_pen_down(100, 50)
+    assert pad.image is not None                        # a dot is already ink
+    pad.on_pen_move(100, 150)
+    pad.on_pen_move(100, 240)
+    pad.on_pen_up(100, 240)
+    assert len(pad.strokes) == 1 and pad.current is None
+    expected = load_pretrained().predict_proba(pad.image)
+    assert np.allclose(pad.probabilities, expected)     # the pen-up prediction sees the whole stroke
+
+
+def test_moves_with_the_pen_up_draw_nothing(pad):
+    pad.on_pen_move(10, 10)
+    pad.on_pen_up(20, 20)
+    assert pad.strokes == [] and pad.image is None
+
+
+def test_several_digits_are_recognised(pad):
+    for digit in (0, 3, 7):
+        draw_digit(pad, digit)
+        assert pad.prediction == digit
+
+
+def test_undo_removes_the_last_stroke_and_clear_removes_all(pad):
+    draw(pad, [(140, 40), (140, 240)])
+    one = pad.image.copy()
+    draw(pad, [(60, 40), (220, 40)])
+    assert len(pad.strokes) == 2 and not np.allclose(pad.image, one)
+    pad.undo_button.click()
+    assert len(pad.strokes) == 1 and np.allclose(pad.image, one)
+    pad.clear_button.click()
+    assert pad.strokes == [] and pad.image is None and pad.prediction is None
+    pad.undo()                                          # undo on a blank pad is harmless
+    assert pad.image is None
+
+
+def test_teach_raises_the_probability_and_keeps_the_drawing(pad, tmp_path):
+    draw(pad, [(140, 40), (140, 240)])
+    p_before = float(pad.probabilities[7])
+    before, after = pad.teach(7)
+    assert before == pytest.approx(p_before) and after > before
+    assert pad.taught == 1 and "1" in pad.taught_label.value
+    draw_digit(pad, 3)
+    pad.teach_buttons[3].click()
+    assert pad.taught == 2 and "p(3)" in pad.status.value
+    X, y = load_taught(tmp_path / "taught.npz")
+    assert X.shape == (2, 28, 28) and X.dtype == np.uint8 and y.tolist() == [7, 3]
+    assert np.abs(X[1] / 255 - pad.image).max() < 0.01 or pad.prediction == 3
+    drawings, images, labels = read_taught(tmp_path / "taught.npz")
+    assert len(drawings) == 2 and len(drawings[0]) == 1
+    assert np.allclose(drawings[0][0], [(140, 40), (140, 240)])
+
+
+def test_dataset_file_survives_a_new_pad(tmp_path):
+    path = tmp_path / "taught.npz"
+    first = DigitPad(taught_path=path)
+    draw(first, [(140, 40), (140, 240)])
+    first.teach(1)
+    second = DigitPad(taught_path=path)                 # e.g. after the kernel died
+    draw(second, [(140, 40), (140, 240)])
+    second.teach(1)
+    X, y = load_taught(path)
+    assert y.tolist() == [1, 1]
+    assert not list(tmp_path.glob(".*.tmp"))            # atomic writes leave no temporary files
+
+
+def test_taught_path_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("OCRLIB_TAUGHT_PATH", str(tmp_path / "env.npz"))
+    pad = DigitPad()
+    draw(pad, [(140, 40), (140, 240)])
+    pad.teach(1)
+    assert (tmp_path / "env.npz").is_file()
+    assert load_taught()[1].tolist() == [1]
+
+
+def test_unreadable_dataset_file_is_named(tmp_path):
+    bad = tmp_path / "taught.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="taught.npz"):
+        DigitPad(taught_path=bad)
+
+
+def test_save_model_and_reset(pad, tmp_path):
+    draw(pad, [(140, 40), (140, 240)])
+    pad.teach(7)
+    pad.save_button.click()
+    saved = load_pretrained().load(tmp_path / "mine.npz")
+    assert np.allclose(saved.predict_proba(pad.image), pad.model.predict_proba(pad.image))
+    assert not np.allclose(saved.weights[0], load_pretrained().weights[0])
+    pad.reset_button.click()
+    assert pad.taught == 0
+    assert np.allclose(pad.model.predict_proba(pad.image), load_pretrained().predict_proba(pad.image))
+
+
+def test_save_refuses_the_shipped_model(pad):
+    shipped = MODEL_PATH.read_bytes()
+    with pytest.raises(ValueError, match="refusing to overwrite the shipped"):
+        pad.save_model(MODEL_PATH)
+    pad.model_path = MODEL_PATH
+    pad.save_button.click()                             # the button shows the reason instead of raising
+    assert "refusing" in pad.status.value
+    assert MODEL_PATH.read_bytes() == shipped
+
+
+def test_teach_rejects_a_label_that_is_not_a_digit(pad):
+    draw(pad, [(140, 40), (140, 240)])
+    with pytest.raises(ValueError, match="label"):
+        pad.teach(10)
+
+
+def test_touch_events_draw_like_the_mouse(pad):
+    pad.canvas._touch_start_callbacks([(140, 40)])
+    pad.canvas._touch_move_callbacks([(140, 140)])
+    pad.canvas._touch_move_callbacks([(140, 240)])
+    pad.canvas._touch_end_callbacks([])
+    assert len(pad.strokes) == 1 and len(pad.strokes[0]) == 3
+    assert pad.prediction == 1
+
+
+def test_the_pad_is_a_fixed_size_box():
+    pad = DigitPad()
+    assert pad.canvas.width == pad.canvas.height == 280
+    assert pad.canvas.layout.width == pad.canvas.layout.min_width == "280px"
+    assert len(pad.teach_buttons) == 10 and pad.teach_buttons[4].description == "This is a 4"
