@@ -18,11 +18,14 @@ def digits():
     return X[:40], y[:40]
 
 
-def toy_data(sizes, n, seed=1):
-    """n inputs in [0, 1) of which about a third are exactly 0, and labels."""
+def toy_data(sizes, n, seed=1, blank_columns=False):
+    """n inputs in [0, 1) of which about a third are exactly 0, and labels. With ``blank_columns`` every
+    other input is 0 in all n examples, like the dark border of digits: the step's sparse first layer."""
     rng = np.random.default_rng(seed)
     X = rng.random((n, sizes[0]))
     X[rng.random(X.shape) < 0.3] = 0
+    if blank_columns:
+        X[:, ::2] = 0
     return X, rng.integers(0, sizes[-1], n)
 
 
@@ -56,12 +59,13 @@ def assert_same_params(fast, ref, rtol, atol):
 
 # --- one mini-batch step ---
 
+@pytest.mark.parametrize("blank_columns", [False, True])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("sizes", SHAPES)
-def test_sgd_step_is_a_backward_step(sizes, activation, momentum):
+def test_sgd_step_is_a_backward_step(sizes, activation, momentum, blank_columns):
     fast, ref = twins(sizes, activation)
-    X, y = toy_data(sizes, n=10)
+    X, y = toy_data(sizes, n=10, blank_columns=blank_columns)
     velocity = [np.zeros_like(p) for p in fast.weights + fast.biases]
     ref_velocity = [np.zeros_like(p) for p in ref.weights + ref.biases]
     for batch in (slice(0, 6), slice(6, 10)):                  # two steps, so momentum carries over
@@ -81,7 +85,7 @@ def test_sgd_step_is_a_backward_step(sizes, activation, momentum):
 def test_sgd_step_with_buffers_reused_for_a_shorter_batch():
     sizes = (12, 6, 4, 3)
     fast, ref = twins(sizes, "relu")
-    X, y = toy_data(sizes, n=7)
+    X, y = toy_data(sizes, n=7, blank_columns=True)
     buffers = fast._step_buffers(16)                           # a fit's buffers; its last batch is shorter
     velocity = [np.zeros_like(p) for p in fast.weights + fast.biases]
     fast._sgd_step(X, y, 0.5, 0.0, velocity, buffers)
@@ -93,12 +97,13 @@ def test_sgd_step_with_buffers_reused_for_a_shorter_batch():
 
 # --- whole epochs ---
 
+@pytest.mark.parametrize("blank_columns", [False, True])
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("sizes", SHAPES)
-def test_fit_is_the_reference_loop(sizes, activation, momentum):
+def test_fit_is_the_reference_loop(sizes, activation, momentum, blank_columns):
     fast, ref = twins(sizes, activation)
-    X, y = toy_data(sizes, n=23)                               # batches of 8, 8 and 7
+    X, y = toy_data(sizes, n=23, blank_columns=blank_columns)  # batches of 8, 8 and 7
     history = fast.fit(X, y, epochs=2, batch_size=8, lr=0.2, momentum=momentum, progress=False, seed=3)
     reference_fit(ref, X, y, epochs=2, batch_size=8, lr=0.2, momentum=momentum, seed=3)
     assert_same_params(fast, ref, **EXACT)
@@ -214,3 +219,16 @@ def test_train_on_instance_names_bad_arguments(x, label, error, message):
         net.train_on_instance(x, label)
     for p, saved in zip(net.weights + net.biases, before):
         np.testing.assert_array_equal(p, saved)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_train_on_instance_of_a_blank_image_is_a_backward_step(activation):
+    fast, ref = twins((784, 16, 10), activation)
+    blank = np.zeros((1, 28, 28), np.uint8)                    # no lit pixel: W1 must not change at all
+    fast.train_on_instance(blank[0], 4, lr=0.5)
+    dW, db = ref.backward(blank, [4])
+    for p, grad in zip(ref.weights + ref.biases, dW + db):
+        p -= 0.5 * grad
+    assert_same_params(fast, ref, **EXACT)
+    np.testing.assert_array_equal(fast.weights[0], MLP((784, 16, 10), activation=activation, seed=5,
+                                                       dtype=np.float64).weights[0])
