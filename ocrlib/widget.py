@@ -226,11 +226,6 @@ class DigitPad:
         self.canvas = ipycanvas.Canvas(width=CANVAS_SIZE, height=CANVAS_SIZE, layout=ipywidgets.Layout(
             border="1px solid #999", **fixed))
         self.canvas.add_class("digitpad-canvas")
-        self.canvas.line_cap = "round"
-        self.canvas.line_join = "round"
-        self.canvas.line_width = PEN_WIDTH
-        self.canvas.stroke_style = INK
-        self.canvas.fill_style = INK
         self.canvas.on_client_ready(self._redraw)
         self.canvas.on_mouse_down(self.on_pen_down)
         self.canvas.on_mouse_move(self.on_pen_move)
@@ -245,7 +240,7 @@ class DigitPad:
         self.seen = ipycanvas.Canvas(width=side, height=side, layout=ipywidgets.Layout(
             width=f"{side}px", height=f"{side}px", min_width=f"{side}px", flex="0 0 auto", border="1px solid #999"))
         self.seen.on_client_ready(self._show_seen)
-        self.digit_label = ipywidgets.HTML(layout=ipywidgets.Layout(width="90px", height=f"{side}px"))
+        self.digit_label = ipywidgets.HTML(layout=ipywidgets.Layout(width="110px", height=f"{side}px"))
         self.digit_label.add_class("digitpad-prediction")
         self.bars = [ipywidgets.FloatProgress(min=0, max=1, layout=ipywidgets.Layout(width="150px", height="18px"))
                      for _ in range(10)]
@@ -303,6 +298,11 @@ class DigitPad:
             self.canvas.clear()
             self.canvas.fill_style = PAPER
             self.canvas.fill_rect(0, 0, CANVAS_SIZE, CANVAS_SIZE)
+            # the pen: set every time, because a browser view that appears later has not seen earlier settings
+            self.canvas.line_cap = "round"
+            self.canvas.line_join = "round"
+            self.canvas.line_width = PEN_WIDTH
+            self.canvas.stroke_style = INK
             self.canvas.fill_style = INK
             for stroke in self.strokes + ([np.array(self.current)] if self.current else []):
                 if len(stroke) == 1:
@@ -317,6 +317,7 @@ class DigitPad:
             self.seen.put_image_data(np.stack([big] * 3, axis=-1), 0, 0)
 
     def _show_prediction(self):
+        """The top digit, the ten probabilities as bars, the taught count and the 28x28 input."""
         if self.probabilities is None:
             self.digit_label.value = ("<div style='font-size:15px;color:#777;padding-top:40px'>"
                                       "blank pad:<br>nothing to read</div>")
