@@ -275,7 +275,6 @@ class MLP:
         # rows (in the epoch's random order) into one reused buffer and converts only those to floats.
         batch_size = min(batch_size, n)
         raw_buffer = np.empty((batch_size, rows.shape[1]), rows.dtype)      # a batch in the input's dtype
-        X_buffer = np.empty((batch_size, rows.shape[1]), self.dtype)        # the same batch as floats
         buffers = self._step_buffers(batch_size)
         velocity = [np.zeros_like(p) for p in self.weights + self.biases]
         history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "lr": []}
@@ -301,14 +300,9 @@ class MLP:
                         raw = source[start:stop]                                            # (m, n_in)
                     else:
                         raw = np.take(source, picks[start:stop], axis=0, out=raw_buffer[:m], mode="clip")
-                    if raw.dtype == self.dtype:
-                        Xb = raw
-                    elif raw.dtype == np.uint8:                 # as ``as_input``: astype, then / 255
-                        Xb = np.divide(raw, self.dtype.type(255), out=X_buffer[:m], dtype=self.dtype)
-                    else:
-                        Xb = X_buffer[:m]
-                        Xb[...] = raw
-                    batch_loss, correct = self._sgd_step(Xb, ye[start:stop], epoch_lr, momentum, velocity, buffers)
+                    Xb, lit = self._batch_input(raw, buffers)
+                    batch_loss, correct = self._sgd_step(Xb, ye[start:stop], epoch_lr, momentum, velocity,
+                                                         buffers, lit)
                     if not math.isfinite(batch_loss):
                         for p, saved in zip(self.weights + self.biases, snapshot):
                             p[...] = saved
@@ -347,6 +341,28 @@ class MLP:
             raise ValueError(f"expected {n} images, got an array of shape {images.shape}")
         return rows
 
+    def _batch_input(self, raw, buffers):
+        """A batch of rows in the input's dtype (m, n_in) -> (floats X (m, k), lit) for ``_sgd_step``.
+
+        ``lit`` lists the k input columns that are non-zero in some row of the batch, if they are at most
+        3/4 of all (an MNIST batch of 64 lights about 500 of its 784 pixels), and X holds only those;
+        otherwise lit is None and X is the whole batch. Floats are made as ``as_input`` makes them.
+        """
+        m, n_in = raw.shape
+        lit = np.flatnonzero(raw.any(axis=0))                      # (k,)
+        if len(lit) <= 0.75 * n_in:
+            raw = raw[:, lit]                                      # (m, k)
+        else:
+            lit = None
+        if raw.dtype == self.dtype:
+            return raw, lit
+        X = buffers["X"][:raw.size].reshape(raw.shape)
+        if raw.dtype == np.uint8:
+            np.divide(raw, self.dtype.type(255), out=X, dtype=self.dtype)       # astype, then / 255
+        else:
+            X[...] = raw
+        return X, lit
+
     def _step_buffers(self, batch_size):
         """The arrays every ``_sgd_step`` of a ``fit`` writes into, allocated once instead of once per batch."""
         n_in, n_1 = self.sizes[:2]
@@ -355,36 +371,35 @@ class MLP:
             "delta": [np.empty((batch_size, n), self.dtype) for n in self.sizes[1:-1]],  # delta_l, hidden layers
             "dW": [np.empty(W.size, self.dtype) for W in self.weights],                 # flat: (k, n_1) fits too
             "db": [np.empty_like(b) for b in self.biases],
-            "X_lit": np.empty(batch_size * n_in, self.dtype),                           # room for (m, k)
+            "X": np.empty(batch_size * n_in, self.dtype),                               # room for (m, k)
             "W1_lit": np.empty(n_in * n_1, self.dtype),                                 # room for (k, n_1)
             "rows": np.arange(batch_size),
         }
 
-    def _sgd_step(self, X, y, lr, momentum, velocity, buffers=None):
+    def _sgd_step(self, X, y, lr, momentum, velocity, buffers=None, lit=None):
         """One mini-batch step: the arithmetic of ``backward``, then ``param -= lr * grad`` (or momentum).
 
         X is (m, n_in) floats, y (m,) labels; ``velocity`` lists one array per parameter (weights, then biases).
+        With ``lit`` (k,) given, X is (m, k): only those input columns, the others being 0 in every example.
         Returns (loss before the step, number of correct predictions in the batch).
 
         Fast path, beside the reference:
         - sparse first layer: an input column that is 0 in every example of the batch adds nothing to
-          X @ W1 and its row of dW1 is 0, so when at most 3/4 of the columns are lit (an MNIST batch of
-          64 lights about 500 of 784 pixels) layer 1 works on the lit columns and rows only;
+          X @ W1 and its row of dW1 is 0, so with ``lit`` layer 1 works on the lit columns of X and the
+          lit rows of W1 only;
         - every array is written into ``buffers`` in place; the factor lr / m is applied once, to the
           (m, 10) delta, instead of to every gradient;
         - each layer's weights change as soon as the delta below it is computed, and layer 1 skips
           dloss/dX, which nothing needs.
         """
-        m, n_in = X.shape
+        m = len(X)
         if buffers is None:
             buffers = self._step_buffers(m)
         L = len(self.weights)
         f, f_prime = ACTIVATIONS[self.activation]
-        lit = np.flatnonzero(X.any(axis=0))                        # (k,) columns non-zero in some example
-        sparse = len(lit) <= 0.75 * n_in
+        sparse = lit is not None
         if sparse:
             k, n_1 = len(lit), self.sizes[1]
-            X = np.take(X, lit, axis=1, out=buffers["X_lit"][:m * k].reshape(m, k), mode="clip")      # (m, k)
             W1 = np.take(self.weights[0], lit, axis=0, out=buffers["W1_lit"][:k * n_1].reshape(k, n_1),
                          mode="clip")                              # (k, n_1), a copy of W1's lit rows
         else:

@@ -71,7 +71,11 @@ def test_sgd_step_is_a_backward_step(sizes, activation, momentum, blank_columns)
     for batch in (slice(0, 6), slice(6, 10)):                  # two steps, so momentum carries over
         expected_loss = ref.loss(X[batch], y[batch])
         expected_correct = int((ref.predict(X[batch]) == y[batch]).sum())
-        loss, correct = fast._sgd_step(X[batch], y[batch], 0.3, momentum, velocity)
+        if blank_columns:                                      # the sparse first layer: lit columns only
+            lit = np.flatnonzero(X[batch].any(axis=0))
+            loss, correct = fast._sgd_step(X[batch][:, lit], y[batch], 0.3, momentum, velocity, lit=lit)
+        else:
+            loss, correct = fast._sgd_step(X[batch], y[batch], 0.3, momentum, velocity)
         assert loss == pytest.approx(expected_loss, rel=1e-12)
         assert correct == expected_correct
         dW, db = ref.backward(X[batch], y[batch])
@@ -88,7 +92,8 @@ def test_sgd_step_with_buffers_reused_for_a_shorter_batch():
     X, y = toy_data(sizes, n=7, blank_columns=True)
     buffers = fast._step_buffers(16)                           # a fit's buffers; its last batch is shorter
     velocity = [np.zeros_like(p) for p in fast.weights + fast.biases]
-    fast._sgd_step(X, y, 0.5, 0.0, velocity, buffers)
+    lit = np.flatnonzero(X.any(axis=0))
+    fast._sgd_step(X[:, lit], y, 0.5, 0.0, velocity, buffers, lit)
     dW, db = ref.backward(X, y)
     for p, grad in zip(ref.weights + ref.biases, dW + db):
         p -= 0.5 * grad
