@@ -116,8 +116,9 @@ class MLP:
             raise ValueError(f"X must have shape (..., 28, 28) or (..., {n_in}), got {X.shape}")
         if X.dtype == np.uint8:
             return X.reshape(-1, n_in).astype(self.dtype) / self.dtype.type(255)
-        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
-            raise TypeError(f"X must be uint8 pixels or floats in [0, 1], got dtype {X.dtype}")
+        if not np.issubdtype(X.dtype, np.floating):
+            raise TypeError(f"X must be uint8 pixels (0..255) or floats in [0, 1], got dtype {X.dtype}"
+                            + ("; for pixel values use X.astype(np.uint8)" if X.dtype.kind in "iu" else ""))
         return X.reshape(-1, n_in).astype(self.dtype, copy=False)
 
     def _labels(self, y, n):
@@ -210,14 +211,19 @@ class MLP:
         delta = p
         delta[label] -= 1                           # dloss/dz_L for one example
         delta *= lr                                 # from here on delta carries the factor lr of every update
+        # Outer products are written np.dot(column, row): a BLAS call, several times faster here
+        # than numpy's broadcasting a[:, None] * delta, and exact (each entry is one product).
         for l in range(len(self.weights) - 1, 0, -1):
             a_prev = activations[l]
             delta_prev = self.weights[l] @ delta    # (n_{l-1},), through W_l before it changes
-            delta_prev *= f_prime(a_prev)
-            self.weights[l] -= np.multiply.outer(a_prev, delta)      # lr * dW_{l+1} = lr * outer(a_l, delta)
+            if self.activation == "relu":
+                delta_prev *= a_prev > 0
+            else:
+                delta_prev *= f_prime(a_prev)
+            self.weights[l] -= np.dot(a_prev[:, None], delta[None, :])    # lr * dW_{l+1}, (n_{l-1}, n_l)
             self.biases[l] -= delta
             delta = delta_prev
-        W1_nz -= np.multiply.outer(x_nz, delta)     # (k, n_1): lr * dW1 on the lit rows; the others are 0
+        W1_nz -= np.dot(x_nz[:, None], delta[None, :])      # (k, n_1): lr * dW1 on the lit rows; the others are 0
         W1[nz] = W1_nz
         b1 -= delta
         return loss
@@ -232,8 +238,8 @@ class MLP:
         if (x.dtype == np.uint8 and x.ndim >= 1 and x.size == n_in
                 and (x.shape[-1] == n_in or (n_in == 784 and x.shape[-2:] == (28, 28)))):
             pixels = x.reshape(n_in)
-            nz = np.flatnonzero(pixels)
-            return pixels[nz].astype(self.dtype) / self.dtype.type(255), nz
+            nz = pixels.nonzero()[0]
+            return np.divide(pixels[nz], self.dtype.type(255), dtype=self.dtype), nz    # astype, then / 255
         x = self.as_input(x)
         if len(x) != 1:
             raise ValueError(f"train_on_instance takes one example, got {len(x)}")
