@@ -207,8 +207,14 @@ def test_wrong_input_shape(bad):
 
 
 def test_wrong_input_dtype():
-    with pytest.raises(TypeError, match="X must be uint8 pixels or floats"):
+    with pytest.raises(TypeError, match="X must be uint8 pixels"):
         MLP().predict(np.array(["a"] * 784))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint16, bool])
+def test_other_integer_pixels_are_refused_not_misread(dtype):
+    with pytest.raises(TypeError, match=f"X must be uint8 pixels \\(0..255\\) or floats in \\[0, 1\\], got dtype {np.dtype(dtype)}"):
+        MLP().predict(np.zeros(784, dtype))
 
 
 @pytest.mark.parametrize("kwargs, message", [
