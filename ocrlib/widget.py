@@ -71,6 +71,10 @@ def _taught_path(path):
     return Path(os.environ.get("OCRLIB_TAUGHT_PATH", TAUGHT_PATH))
 
 
+def _count(n, noun):
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 # --- the pad ---
 
 def _widgets():
@@ -179,7 +183,7 @@ class DigitPad:
         write_taught(self.taught_path, *self._dataset)
         self.predict()
         self._say(f"Taught a {label}: p({label}) went from {before:.0%} to {after:.0%}. "
-                  f"{len(self._dataset[2])} drawings in {self.taught_path.name}.")
+                  f"{_count(len(self._dataset[2]), 'drawing')} in {self.taught_path.name}.")
         return before, after
 
     def save_model(self, path=None):
