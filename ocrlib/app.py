@@ -44,6 +44,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
+    # One drawing at a time is far too little work to share between BLAS threads; waking them costs more
+    # (milliseconds on a busy machine) than the whole forward pass.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, "1")
     if args.taught is not None:
         env["OCRLIB_TAUGHT_PATH"] = str(args.taught.resolve())
     with tempfile.TemporaryDirectory(prefix="ocrlib-app-") as folder:

@@ -113,7 +113,8 @@ class DigitPad:
     # --- what the canvas calls ---
 
     def on_pen_down(self, x, y):
-        self.current = [(float(x), float(y))]
+        x, y = float(x), float(y)                # plain floats: NumPy scalars cannot go to the browser as JSON
+        self.current = [(x, y)]
         with self._hold():
             self.canvas.fill_circle(x, y, PEN_WIDTH / 2)
         self._last_predict = -np.inf
@@ -122,8 +123,9 @@ class DigitPad:
     def on_pen_move(self, x, y):
         if self.current is None:                # the pointer moves with the pen up: nothing to draw
             return
+        x, y = float(x), float(y)
         x0, y0 = self.current[-1]
-        self.current.append((float(x), float(y)))
+        self.current.append((x, y))
         with self._hold():
             self.canvas.stroke_line(x0, y0, x, y)
         if time.monotonic() - self._last_predict >= PREDICT_INTERVAL:

@@ -178,3 +178,15 @@ def test_the_pad_is_a_fixed_size_box():
     assert pad.canvas.width == pad.canvas.height == 280
     assert pad.canvas.layout.width == pad.canvas.layout.min_width == "280px"
     assert len(pad.teach_buttons) == 10 and pad.teach_buttons[4].description == "This is a 4"
+
+
+def test_numpy_coordinates_are_accepted(pad):
+    stroke = np.array([[140, 40], [140, 140], [140, 240]], dtype=np.float32)
+    pad.on_pen_down(*stroke[0])
+    for x, y in stroke[1:]:
+        pad.on_pen_move(x, y)
+    pad.on_pen_up(*stroke[-1])
+    pad.undo()
+    pad.on_pen_down(np.int64(140), np.int64(40))
+    pad.on_pen_up(np.int64(140), np.int64(240))
+    assert len(pad.strokes) == 1 and pad.prediction == 1
