@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 APP_CELLS = [
-    ("markdown", "## Draw a digit\n"
-                 "Draw with the mouse or a finger. The network reads the 28x28 image on the right; "
-                 "if it is wrong, tell it which digit you drew."),
+    ("markdown", ("## Draw a digit\n"
+                  "Draw with the mouse or a finger. The network reads the 28x28 image on the right; "
+                  "if it is wrong, tell it which digit you drew.")),
     ("code", "from ocrlib.widget import DigitPad\n\nDigitPad()"),
 ]
 

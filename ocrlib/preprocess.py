@@ -87,7 +87,7 @@ def rasterize(strokes, size=CANVAS_SIZE, line_width=None):
     if strokes:
         r = line_width / 2
         A, B = _pieces(strokes)                                         # (N, 2) each
-        tile = int(math.ceil(PIECE + 2 * r + 3))                        # every piece and its ink fit a tile x tile square
+        tile = math.ceil(PIECE + 2 * r + 3)                        # every piece and its ink fit a tile x tile square
         origin = np.floor(np.minimum(A, B) - r - 1).astype(int)         # (N, 2) top-left pixel of each tile
         cols = origin[:, 0, None] + np.arange(tile)                     # (N, tile) pixel columns (x)
         rows = origin[:, 1, None] + np.arange(tile)                     # (N, tile) pixel rows (y)

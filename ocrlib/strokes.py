@@ -19,6 +19,7 @@ The file ``data/strokes/strokes_test.npz`` holds them flat (read with ``allow_pi
     mnist_index      int64 (D,)      index into the MNIST test set, -1 for templates
 """
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +60,8 @@ def unpack(arrays, name="<arrays>"):
         raise ValueError(f"{name}: stroke_starts / drawing_starts do not match the number of points / strokes")
     if len(labels) != len(drawing_starts) - 1:
         raise ValueError(f"{name}: {len(labels)} labels for {len(drawing_starts) - 1} drawings")
-    strokes = [points[a:b] for a, b in zip(stroke_starts[:-1], stroke_starts[1:])]
-    drawings = [strokes[a:b] for a, b in zip(drawing_starts[:-1], drawing_starts[1:])]
+    strokes = [points[a:b] for a, b in pairwise(stroke_starts)]
+    drawings = [strokes[a:b] for a, b in pairwise(drawing_starts)]
     return drawings, labels.astype(np.intp)
 
 
@@ -132,7 +133,7 @@ def zhang_suen_thinning(mask):
         for step in (0, 1):
             n = [np.roll(np.roll(img, -dy, 0), -dx, 1) for dy, dx in
                  ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))]   # P2 .. P9, clockwise from north
-            p2, p3, p4, p5, p6, p7, p8, p9 = n
+            p2, _, p4, _, p6, _, p8, _ = n
             B = sum(n)                                                  # lit neighbours
             ring = n + [p2]
             A = sum((ring[k] == 0) & (ring[k + 1] == 1) for k in range(8))  # 0 -> 1 transitions around the ring
@@ -180,10 +181,8 @@ def trace_skeleton(skeleton):
             path = [start]
             here, direction = start, None
             while unvisited[here]:
-                def turn(q):
-                    step = np.subtract(q, here)
-                    return 0.0 if direction is None else -float(np.dot(step, direction) / np.hypot(*step))
-                nxt = min(sorted(unvisited[here]), key=turn)
+                options = sorted(unvisited[here])
+                nxt = options[int(np.argmin([_turn(here, q, direction) for q in options]))]
                 unvisited[here].discard(nxt)
                 unvisited[nxt].discard(here)
                 direction = np.subtract(nxt, here) / np.hypot(*np.subtract(nxt, here))
@@ -191,6 +190,14 @@ def trace_skeleton(skeleton):
                 here = nxt
             paths.append(path)
     return paths
+
+
+def _turn(here, q, direction):
+    """How far the step here -> q turns away from ``direction`` (a unit vector, or None at a walk's start)."""
+    if direction is None:
+        return 0.0
+    step = np.subtract(q, here)
+    return -float(np.dot(step, direction) / np.hypot(*step))
 
 
 def mnist_strokes(image, factor=4, threshold=0.4, every=3):

@@ -227,8 +227,8 @@ class DigitPad:
 
     def _build(self):
         ipycanvas, ipywidgets = _widgets()
-        fixed = dict(width=f"{CANVAS_SIZE}px", height=f"{CANVAS_SIZE}px", min_width=f"{CANVAS_SIZE}px",
-                     min_height=f"{CANVAS_SIZE}px", flex="0 0 auto")
+        fixed = {"width": f"{CANVAS_SIZE}px", "height": f"{CANVAS_SIZE}px", "min_width": f"{CANVAS_SIZE}px",
+                 "min_height": f"{CANVAS_SIZE}px", "flex": "0 0 auto"}
         self.canvas = ipycanvas.Canvas(width=CANVAS_SIZE, height=CANVAS_SIZE, layout=ipywidgets.Layout(
             border="1px solid #999", **fixed))
         self.canvas.add_class("digitpad-canvas")

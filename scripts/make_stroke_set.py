@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ocrlib.mnist import load_mnist
-from ocrlib.strokes import (STROKE_SET_PATH, TEMPLATES, mnist_strokes, place_on_pad, save_stroke_set,
-                            template_strokes)
+from ocrlib.strokes import STROKE_SET_PATH, TEMPLATES, mnist_strokes, place_on_pad, save_stroke_set, template_strokes
 
 
 def main(argv=None):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +57,10 @@ def app(tmp_path):
     """The Voila app on a free port, taught drawings going to tmp_path; stopped (with its kernel) at the end."""
     port = free_port()
     taught = tmp_path / "taught.npz"
-    log = open(tmp_path / "app.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser",
-                               "--taught", str(taught)], stdout=log, stderr=subprocess.STDOUT,
-                              cwd=tmp_path, start_new_session=True)
+    with open(tmp_path / "app.log", "wb") as log:            # the server keeps its own handle on the log
+        server = subprocess.Popen([sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser",
+                                   "--taught", str(taught)], stdout=log, stderr=subprocess.STDOUT,
+                                  cwd=tmp_path, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
@@ -83,7 +84,6 @@ def app(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
-        log.close()
 
 
 def draw(page, box, stroke, steps=12):
@@ -91,7 +91,7 @@ def draw(page, box, stroke, steps=12):
     x0, y0 = box["x"], box["y"]
     page.mouse.move(x0 + stroke[0][0], y0 + stroke[0][1])
     page.mouse.down()
-    for (xa, ya), (xb, yb) in zip(stroke, stroke[1:]):
+    for (xa, ya), (xb, yb) in pairwise(stroke):
         for t in np.linspace(0, 1, steps + 1)[1:]:
             page.mouse.move(x0 + xa + t * (xb - xa), y0 + ya + t * (yb - ya))
     page.mouse.up()

@@ -1,14 +1,32 @@
 """ocrlib.preprocess: strokes -> canvas -> MNIST's 28x28; and the pen-drawn stroke test set."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
 from ocrlib.mnist import load_mnist
-from ocrlib.preprocess import (BOX, PEN_WIDTH, center_of_mass, crop, ink, paste_centered, rasterize,
-                               scale_to_box, to_mnist)
+from ocrlib.preprocess import (
+    BOX,
+    PEN_WIDTH,
+    center_of_mass,
+    crop,
+    ink,
+    paste_centered,
+    rasterize,
+    scale_to_box,
+    to_mnist,
+)
 from ocrlib.pretrained import load_pretrained
-from ocrlib.strokes import (evaluate_strokes, load_stroke_set, mnist_strokes, pack, place_on_pad, unpack,
-                            zhang_suen_thinning)
+from ocrlib.strokes import (
+    evaluate_strokes,
+    load_stroke_set,
+    mnist_strokes,
+    pack,
+    place_on_pad,
+    unpack,
+    zhang_suen_thinning,
+)
 
 ONE = [np.array([[140.0, 40.0], [140.0, 240.0]])]
 
@@ -44,7 +62,7 @@ def test_rasterize_equals_the_distance_formula_pixel_by_pixel():
     yy, xx = np.mgrid[0:100, 0:100] + 0.5
     dist = np.full((100, 100), np.inf)
     for s in strokes:
-        for a, b in zip(s, s[1:]) if len(s) > 1 else [(s[0], s[0])]:
+        for a, b in pairwise(s) if len(s) > 1 else [(s[0], s[0])]:
             d = b - a
             t = 0 if not d.any() else np.clip(((xx - a[0]) * d[0] + (yy - a[1]) * d[1]) / (d @ d), 0, 1)
             dist = np.minimum(dist, np.hypot(xx - a[0] - t * d[0], yy - a[1] - t * d[1]))

@@ -102,7 +102,7 @@ def test_teach_raises_the_probability_and_keeps_the_drawing(pad, tmp_path):
     X, y = load_taught(tmp_path / "taught.npz")
     assert X.shape == (2, 28, 28) and X.dtype == np.uint8 and y.tolist() == [7, 3]
     assert np.abs(X[1] / 255 - pad.image).max() < 0.01 or pad.prediction == 3
-    drawings, images, labels = read_taught(tmp_path / "taught.npz")
+    drawings, _images, _labels = read_taught(tmp_path / "taught.npz")
     assert len(drawings) == 2 and len(drawings[0]) == 1
     assert np.allclose(drawings[0][0], [(140, 40), (140, 240)])
 
@@ -115,7 +115,7 @@ def test_dataset_file_survives_a_new_pad(tmp_path):
     second = DigitPad(taught_path=path)                 # e.g. after the kernel died
     draw(second, [(140, 40), (140, 240)])
     second.teach(1)
-    X, y = load_taught(path)
+    _X, y = load_taught(path)
     assert y.tolist() == [1, 1]
     assert not list(tmp_path.glob(".*.tmp"))            # atomic writes leave no temporary files
 
