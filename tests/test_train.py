@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+import ocrlib
+from ocrlib import train
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = ocrlib.load_mnist("test")
+    return X[:200], y[:200]
+
+
+def test_thicken_and_thin(digits):
+    X = digits[0]
+    thick, slim = train.thicken(X), train.thin(X)
+    assert thick.dtype == slim.dtype == np.uint8 and thick.shape == slim.shape == X.shape
+    assert np.all(thick >= X) and np.all(slim <= X)
+    assert thick.astype(int).sum() > 1.3 * X.astype(int).sum()
+    assert slim.astype(int).sum() < 0.95 * X.astype(int).sum()
+    assert np.all(slim.reshape(len(X), -1).max(axis=1) > 0)           # thinner, never gone
+
+
+def test_affine_warp_identity_and_shift(digits):
+    X = digits[0][:10]
+    identity = np.tile(np.eye(2), (10, 1, 1))
+    np.testing.assert_array_equal(train.affine_warp(X, identity, np.zeros((10, 2))), X)
+    moved = train.affine_warp(X, identity, np.tile([2.0, -1.0], (10, 1)))      # x_in = x_out + 2, y_in = y_out - 1
+    np.testing.assert_array_equal(moved[:, 1:, :-2], X[:, :-1, 2:])
+
+
+def test_affine_warp_rotation_by_90_degrees(digits):
+    X = digits[0][:3]
+    quarter = np.tile([[0.0, -1.0], [1.0, 0.0]], (3, 1, 1))
+    np.testing.assert_array_equal(train.affine_warp(X, quarter, np.zeros((3, 2))), np.rot90(X, k=1, axes=(1, 2)))   # out[y, x] = in[x, 27 - y]
+
+
+def test_augment_is_seeded_and_keeps_digits_recognisable(digits):
+    X, y = digits
+    a = train.augment(X, np.random.default_rng(1))
+    b = train.augment(X, np.random.default_rng(1))
+    c = train.augment(X, np.random.default_rng(2))
+    assert a.dtype == np.uint8 and a.shape == X.shape
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert ocrlib.load_pretrained().evaluate(a, y) > 0.95
+
+
+def test_thin_to_skeleton_of_a_bar_is_one_pixel_wide():
+    bar = np.zeros((1, 28, 28), bool)
+    bar[0, 5:22, 10:15] = True                                          # 5 wide, 17 tall
+    skeleton = train.thin_to_skeleton(bar)
+    assert np.all(skeleton <= bar)
+    assert skeleton[0].sum(axis=1).max() == 1                          # one pixel per row
+    assert skeleton[0].sum() >= 10                                     # and still a line down the bar
+    np.testing.assert_array_equal(train.thin_to_skeleton(skeleton), skeleton)
+
+
+def test_draw_with_pen_makes_a_round_dot_that_grows_with_the_width():
+    dot = np.zeros((1, 28, 28), bool)
+    dot[0, 14, 14] = True
+    small, large = train.draw_with_pen(dot, 2.0)[0], train.draw_with_pen(dot, 5.0)[0]
+    assert small[14, 14] == large[14, 14] == 255
+    np.testing.assert_array_equal(large, large.T)                      # round: symmetric both ways
+    around = large[7:22, 7:22]                                          # centred on the dot
+    np.testing.assert_array_equal(around, around[::-1])
+    assert (large > 0).sum() > 2 * (small > 0).sum()
+
+
+def test_redraw_with_pen_keeps_the_digit(digits):
+    X, y = digits
+    redrawn = train.redraw_with_pen(X, np.random.default_rng(0))
+    assert redrawn.dtype == np.uint8 and redrawn.shape == X.shape
+    ink, new_ink = X > 100, redrawn > 100
+    assert (ink & new_ink).sum() > 0.6 * new_ink.sum()                 # the pen runs where the ink was
+    assert ocrlib.load_pretrained().evaluate(redrawn, y) > 0.95
+
+
+def test_command_line_trains_and_saves(tmp_path, monkeypatch, capsys, digits):
+    X, y = digits
+    monkeypatch.setattr(train, "load_mnist", lambda split: (X, y))
+    out = tmp_path / "small.npz"
+    train.main(["--hidden", "16", "--epochs", "2", "--out", str(out), "--no-progress"])
+    net = ocrlib.MLP.load(out)
+    assert net.sizes == (784, 16, 10)
+    assert f"saved to {out}" in capsys.readouterr().out
