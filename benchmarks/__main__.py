@@ -31,6 +31,33 @@ def best_of(repeats, run):
     return min(times), result
 
 
+def best_of_each(repeats, runs):
+    """{name: (shortest time, last result)} for ``runs`` {name: function}, taking turns ``repeats`` times,
+    so that a burst of other work on the machine falls on every contender alike."""
+    best = {}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            seconds, result = best_of(1, run)
+            if name not in best or seconds < best[name][0]:
+                best[name] = (seconds, result)
+    return best
+
+
+def median_of_each(calls, runs, turns=10, warmup=20):
+    """{name: median time of one call} for ``runs`` {name: function}, taking turns in ``turns`` blocks."""
+    times = {name: [] for name in runs}
+    for name, run in runs.items():
+        for _ in range(warmup):
+            run()
+    for _ in range(turns):
+        for name, run in runs.items():
+            for _ in range(max(1, calls // turns)):
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def median_time(calls, run, warmup=50):
     """The median wall-clock time of one ``run()`` over ``calls`` calls, after ``warmup`` untimed ones."""
     for _ in range(warmup):
@@ -106,17 +133,15 @@ def optional(name):
 
 # --- ocrlib ---
 
-def ocrlib_epoch(X, y, repeats):
-    def run():
-        net = ocrlib.MLP(SIZES, seed=0)
-        net.fit(X, y, epochs=1, batch_size=BATCH, lr=LR, progress=False)
-        return net
-    return best_of(repeats, run)
-
-
-def ocrlib_one_example(x, label, calls):
+def ocrlib_epoch(X, y):
     net = ocrlib.MLP(SIZES, seed=0)
-    return median_time(calls, lambda: net.train_on_instance(x, label, lr=0.01))
+    net.fit(X, y, epochs=1, batch_size=BATCH, lr=LR, progress=False)
+    return net
+
+
+def ocrlib_one_example(x, label):
+    net = ocrlib.MLP(SIZES, seed=0)
+    return lambda: net.train_on_instance(x, label, lr=0.01)
 
 
 # --- PyTorch: the usual loop over index slices of one float tensor (faster than a DataLoader) ---
@@ -131,14 +156,15 @@ def torch_inputs(torch, images):
     return torch.from_numpy(images).reshape(-1, SIZES[0]).float().div_(255)
 
 
-def torch_epoch(torch, X, y, repeats):
+def torch_epoch(torch, X, y, threads=None):
+    """One epoch, with the loss and accuracy bookkeeping ``MLP.fit`` also does; on ``threads`` if given."""
     F = torch.nn.functional
-    labels = torch.from_numpy(y.astype(np.int64))
-
-    def run():
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(threads or default_threads)
+    try:
         model = torch_model(torch)
         optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-        inputs = torch_inputs(torch, X)
+        inputs, labels = torch_inputs(torch, X), torch.from_numpy(y.astype(np.int64))
         order = torch.randperm(len(inputs))
         total_loss, correct = 0.0, 0
         for start in range(0, len(inputs), BATCH):
@@ -152,10 +178,11 @@ def torch_epoch(torch, X, y, repeats):
             total_loss += loss.item() * len(yb)
             correct += int((logits.argmax(1) == yb).sum())
         return model
-    return best_of(repeats, run)
+    finally:
+        torch.set_num_threads(default_threads)
 
 
-def torch_one_example(torch, x, label, calls):
+def torch_one_example(torch, x, label):
     F = torch.nn.functional
     model = torch_model(torch)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -168,7 +195,7 @@ def torch_one_example(torch, x, label, calls):
         loss.backward()
         optimizer.step()
         return loss.item()
-    return median_time(calls, step)
+    return step
 
 
 def torch_predict(torch, model, images):
@@ -178,19 +205,21 @@ def torch_predict(torch, model, images):
 
 # --- scikit-learn ---
 
-def sklearn_epoch(X, y, repeats):
+def sklearn_epoch(X, y):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    def run():
-        net = MLPClassifier(hidden_layer_sizes=SIZES[1:-1], activation="relu", solver="sgd", batch_size=BATCH,
-                            learning_rate_init=LR, momentum=0, nesterovs_momentum=False, alpha=0,
-                            max_iter=1, shuffle=True, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            net.fit(X.reshape(len(X), -1).astype(np.float32) / np.float32(255), y)
-        return net
-    return best_of(repeats, run)
+    net = MLPClassifier(hidden_layer_sizes=SIZES[1:-1], activation="relu", solver="sgd", batch_size=BATCH,
+                        learning_rate_init=LR, momentum=0, nesterovs_momentum=False, alpha=0,
+                        max_iter=1, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        net.fit(sklearn_inputs(X), y)
+    return net
+
+
+def sklearn_inputs(images):
+    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
 
 
 # --- the drawing pad's path ---
@@ -270,40 +299,45 @@ def main(argv=None):
     print(f"float32 matmul 2048²: {gflops:.0f} GFLOP/s; FLOP limits: epoch {fmt(epoch_limit)}, "
           f"predict 10,000 {fmt(predict_limit)}", flush=True)
 
-    t = {}                         # (task, library) -> seconds
-    accuracy = {}                  # library -> test accuracy after its one epoch
-    t["epoch", "ocrlib"], net = ocrlib_epoch(X, y, args.repeats)
+    # Every measurement takes turns between the libraries, so that other work on the machine hits all alike.
+    epochs = {"ocrlib": lambda: ocrlib_epoch(X, y)}
+    if torch is not None:
+        epochs["torch"] = lambda: torch_epoch(torch, X, y)
+    if sklearn is not None:
+        epochs["sklearn"] = lambda: sklearn_epoch(X, y)
+    best = best_of_each(args.repeats, epochs)
+    t = {("epoch", name): seconds for name, (seconds, _) in best.items()}       # (task, library) -> seconds
+    trained = {name: model for name, (_, model) in best.items()}
+    print("epochs done", flush=True)
+
     single = one_blas_thread()
     if single is None:
         notes.append("threadpoolctl is not installed: the one-thread epoch row is skipped.")
     else:
+        epochs = {"ocrlib": lambda: ocrlib_epoch(X, y)}
+        if torch is not None:
+            epochs["torch"] = lambda: torch_epoch(torch, X, y, threads=1)
         with single:
-            t["epoch1", "ocrlib"], _ = ocrlib_epoch(X, y, args.repeats)
-    accuracy["ocrlib"] = net.evaluate(Xt, yt)
-    t["one", "ocrlib"] = ocrlib_one_example(x, label, args.calls)
-    t["predict", "ocrlib"], _ = best_of(10, lambda: net.predict(Xt))
-    t["predict1", "ocrlib"] = median_time(args.calls, lambda: net.predict(x))
-    print("ocrlib done", flush=True)
+            t.update({("epoch1", name): seconds for name, (seconds, _) in best_of_each(args.repeats, epochs).items()})
+        print("one-thread epochs done", flush=True)
+
+    steps = {"ocrlib": ocrlib_one_example(x, label)}
+    predict_all = {"ocrlib": lambda: trained["ocrlib"].predict(Xt)}
+    predict_one = {"ocrlib": lambda: trained["ocrlib"].predict(x)}
+    accuracy = {"ocrlib": trained["ocrlib"].evaluate(Xt, yt)}           # test accuracy after the one epoch
     if torch is not None:
-        t["epoch", "torch"], model = torch_epoch(torch, X, y, args.repeats)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        t["epoch1", "torch"], _ = torch_epoch(torch, X, y, args.repeats)
-        torch.set_num_threads(threads)
-        accuracy["torch"] = float((torch_predict(torch, model, Xt) == yt).mean())
-        t["one", "torch"] = torch_one_example(torch, x, label, args.calls)
-        t["predict", "torch"], _ = best_of(10, lambda: torch_predict(torch, model, Xt))
-        t["predict1", "torch"] = median_time(args.calls, lambda: torch_predict(torch, model, x))
-        print("PyTorch done", flush=True)
+        steps["torch"] = torch_one_example(torch, x, label)
+        predict_all["torch"] = lambda: torch_predict(torch, trained["torch"], Xt)
+        predict_one["torch"] = lambda: torch_predict(torch, trained["torch"], x)
+        accuracy["torch"] = float((torch_predict(torch, trained["torch"], Xt) == yt).mean())
     if sklearn is not None:
-        t["epoch", "sklearn"], clf = sklearn_epoch(X, y, args.repeats)
-        as_floats = Xt.reshape(len(Xt), -1).astype(np.float32) / np.float32(255)
-        accuracy["sklearn"] = float((clf.predict(as_floats) == yt).mean())
-        t["predict", "sklearn"], _ = best_of(10, lambda: clf.predict(
-            Xt.reshape(len(Xt), -1).astype(np.float32) / np.float32(255)))
-        t["predict1", "sklearn"] = median_time(args.calls // 5, lambda: clf.predict(
-            x.reshape(1, -1).astype(np.float32) / np.float32(255)), warmup=10)
-        print("scikit-learn done", flush=True)
+        predict_all["sklearn"] = lambda: trained["sklearn"].predict(sklearn_inputs(Xt))
+        predict_one["sklearn"] = lambda: trained["sklearn"].predict(sklearn_inputs(x[None]))
+        accuracy["sklearn"] = float((trained["sklearn"].predict(sklearn_inputs(Xt)) == yt).mean())
+    t.update({("one", name): seconds for name, seconds in median_of_each(args.calls, steps).items()})
+    t.update({("predict", name): seconds for name, (seconds, _) in best_of_each(10, predict_all).items()})
+    t.update({("predict1", name): seconds for name, seconds in median_of_each(args.calls, predict_one).items()})
+    print("one example and predictions done", flush=True)
     t["drawing", "ocrlib"], drawing_note = drawing_path(ocrlib.load_pretrained(), max(20, args.calls // 10))
     if t["drawing", "ocrlib"] is None:
         notes.append(f"Drawing path {drawing_note}.")
