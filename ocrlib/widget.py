@@ -286,7 +286,13 @@ class DigitPad:
             ipywidgets.HBox([self.save_button, self.reset_button, self.taught_label],
                             layout=ipywidgets.Layout(align_items="center")),
             self.status])
-        self.widget = ipywidgets.VBox([ipywidgets.HBox([pad, view]), teach])
+        # The pointer over the pad is the pen itself: a circle as wide as the line it draws.
+        r = PEN_WIDTH / 2
+        pen = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{PEN_WIDTH + 2}' height='{PEN_WIDTH + 2}'>"
+               f"<circle cx='{r + 1}' cy='{r + 1}' r='{r}' fill='rgba(28,28,28,0.25)' stroke='%23555'/></svg>")
+        cursor = ipywidgets.HTML(f'<style>.digitpad-canvas {{cursor: url("data:image/svg+xml;utf8,{pen}") '
+                                 f'{r + 1:g} {r + 1:g}, crosshair; touch-action: none;}}</style>')
+        self.widget = ipywidgets.VBox([cursor, ipywidgets.HBox([pad, view]), teach])
         self.widget.add_class("digitpad")
 
     def _ipython_display_(self):

@@ -190,3 +190,12 @@ def test_numpy_coordinates_are_accepted(pad):
     pad.on_pen_down(np.int64(140), np.int64(40))
     pad.on_pen_up(np.int64(140), np.int64(240))
     assert len(pad.strokes) == 1 and pad.prediction == 1
+
+
+def test_the_app_notebook_shows_only_the_pad():
+    from ocrlib.app import app_notebook
+
+    notebook = app_notebook()
+    code = [cell["source"] for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert code == ["from ocrlib.widget import DigitPad\n\nDigitPad()"]
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
