@@ -105,6 +105,8 @@ class DigitPad:
         self.probabilities = None               # (10,), or None when blank
         self.prediction = None
         self._finished_ink = np.zeros((CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)   # rasterized finished strokes
+        self._stroke_ink = np.zeros_like(self._finished_ink)  # the stroke being drawn, rasterized ...
+        self._inked = 0                                         # ... up to this many of its points
         self._last_predict = -np.inf
         self._dataset = read_taught(self.taught_path)   # fails early, naming the file, if it is unreadable
         self._build()
@@ -115,6 +117,8 @@ class DigitPad:
     def on_pen_down(self, x, y):
         x, y = float(x), float(y)                # plain floats: NumPy scalars cannot go to the browser as JSON
         self.current = [(x, y)]
+        self._stroke_ink[:] = 0
+        self._inked = 0
         with self._hold():
             self.canvas.fill_circle(x, y, PEN_WIDTH / 2)
         self._last_predict = -np.inf
@@ -136,10 +140,10 @@ class DigitPad:
             return
         if x is not None and (float(x), float(y)) != self.current[-1]:
             self.on_pen_move(x, y)
-        stroke = np.array(self.current, dtype=np.float64)
+        self._ink_new_points()
+        self._finished_ink = np.maximum(self._finished_ink, self._stroke_ink)
+        self.strokes.append(np.array(self.current, dtype=np.float64))
         self.current = None
-        self.strokes.append(stroke)
-        self._finished_ink = np.maximum(self._finished_ink, rasterize([stroke]))
         self.predict()
 
     # --- buttons ---
@@ -213,7 +217,8 @@ class DigitPad:
         self._last_predict = time.monotonic()
         ink = self._finished_ink
         if self.current is not None:
-            ink = np.maximum(ink, rasterize([np.array(self.current)]))
+            self._ink_new_points()
+            ink = np.maximum(ink, self._stroke_ink)
         self.image = to_mnist(ink)
         if self.image is None:
             self.probabilities, self.prediction = None, None
@@ -222,6 +227,17 @@ class DigitPad:
             self.prediction = int(self.probabilities.argmax())
         self._show_prediction()
         return self.prediction
+
+    def _ink_new_points(self):
+        """Add the segments drawn since the last prediction to the current stroke's ink.
+
+        Ink is the maximum over segments, so drawing a stroke piece by piece gives the same pixels as
+        drawing it whole, and a long stroke costs no more per prediction than a short one.
+        """
+        if len(self.current) > self._inked:
+            new = np.array(self.current[max(self._inked - 1, 0):])     # the new points and the one before
+            self._stroke_ink = np.maximum(self._stroke_ink, rasterize([new]))
+            self._inked = len(self.current)
 
     # --- the widgets ---
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from ocrlib.preprocess import rasterize, to_mnist
 from ocrlib.pretrained import MODEL_PATH, load_pretrained
 from ocrlib.strokes import load_stroke_set
 from ocrlib.widget import DigitPad, load_taught, read_taught
@@ -199,3 +200,13 @@ def test_the_app_notebook_shows_only_the_pad():
     code = [cell["source"] for cell in notebook["cells"] if cell["cell_type"] == "code"]
     assert code == ["from ocrlib.widget import DigitPad\n\nDigitPad()"]
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_ink_drawn_piece_by_piece_equals_the_whole_stroke(pad, monkeypatch):
+    monkeypatch.setattr("ocrlib.widget.PREDICT_INTERVAL", 0.0)          # predict at every move
+    t = np.linspace(0, 2 * np.pi, 120)
+    spiral = np.c_[140 + (30 + 20 * t) * np.cos(t), 140 + (30 + 20 * t) * np.sin(t)]
+    draw(pad, spiral.tolist())
+    draw(pad, [(40, 40), (60, 45)])
+    whole = to_mnist(rasterize([spiral, np.array([(40.0, 40.0), (60.0, 45.0)])]))
+    assert np.array_equal(pad.image, whole)
