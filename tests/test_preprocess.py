@@ -4,6 +4,8 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ocrlib.mnist import load_mnist
 from ocrlib.preprocess import (
@@ -202,3 +204,32 @@ def test_zhang_suen_thins_a_bar_to_a_line():
 def test_pretrained_model_reads_most_pen_drawn_digits():
     drawings, labels = load_stroke_set()
     assert evaluate_strokes(load_pretrained(), drawings[::10], labels[::10]) >= 0.85
+
+
+# --- properties, on random strokes ---
+
+point = st.tuples(st.floats(40, 240), st.floats(40, 240))
+stroke_lists = st.lists(st.lists(point, min_size=1, max_size=8), min_size=1, max_size=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(stroke_lists, st.integers(-30, 30), st.integers(-30, 30))
+def test_to_mnist_ignores_where_on_the_pad_the_digit_is(strokes, dx, dy):
+    arrays = [np.array(s) for s in strokes]
+    image = to_mnist(rasterize(arrays))
+    moved = to_mnist(rasterize([a + (dx, dy) for a in arrays]))
+    assert image is not None and image.shape == (28, 28)
+    assert np.allclose(image, moved, atol=1e-5)
+    assert 0 <= image.min() and image.max() <= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(stroke_lists)
+def test_to_mnist_fits_the_box_and_centres_the_mass(strokes):
+    canvas = rasterize([np.array(s) for s in strokes])
+    image = to_mnist(canvas)
+    lit = np.argwhere(image > 0)
+    assert (lit.max(axis=0) - lit.min(axis=0) + 1).max() <= BOX + 1
+    scaled = scale_to_box(crop(ink(canvas)))
+    if image.sum() == pytest.approx(scaled.sum(), rel=1e-4):         # no ink pushed past the frame's edge
+        assert center_of_mass(image) == pytest.approx((13.5, 13.5), abs=0.01)
