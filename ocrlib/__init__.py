@@ -2,7 +2,9 @@
 
 from ocrlib.mnist import load_mnist, read_idx
 from ocrlib.network import MLP, TrainingDiverged, cross_entropy, softmax
+from ocrlib.preprocess import rasterize, to_mnist
 from ocrlib.pretrained import load_pretrained
 
-__all__ = ["MLP", "TrainingDiverged", "cross_entropy", "load_mnist", "load_pretrained", "read_idx", "softmax"]
+__all__ = ["MLP", "TrainingDiverged", "cross_entropy", "load_mnist", "load_pretrained", "rasterize", "read_idx", "softmax",
+           "to_mnist"]
 __version__ = "0.1.0"
