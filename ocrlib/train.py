@@ -5,12 +5,8 @@
 A plain MLP on MNIST stops near 98.2 % test accuracy: it memorises where the ink of each training
 digit sits. Each epoch here sees every training digit slightly changed instead, in the ways two
 drawings of the same digit differ: a thicker or thinner pen, a small rotation, slant, change of size
-and shift. The network cannot memorise pixels that move, so it learns shapes.
-
-Digits drawn on the pad differ from MNIST's in one more way: a mouse draws a line of one width, where
-MNIST's pens pressed harder here and lighter there. So the training set is MNIST as it is, plus a
-random part of it redrawn with a round pen of random width along each digit's skeleton
-(``redraw_with_pen``).
+and shift. The network cannot memorise pixels that move, so it learns shapes; and the same changes
+make it read digits drawn on the drawing pad, whose pen differs from MNIST's.
 """
 
 import argparse
@@ -24,8 +20,7 @@ from ocrlib.network import MLP
 from ocrlib.pretrained import MODEL_PATH
 
 SIZES = (784, 800, 10)
-EPOCHS = 15
-PEN_FRACTION = 0.3   # this fraction of MNIST is added again, redrawn with a pen: 78,000 images an epoch
+EPOCHS = 20
 BATCH_SIZE = 128
 LR = 0.05
 MOMENTUM = 0.9
@@ -43,65 +38,6 @@ def thin(images):
     p = np.pad(images, ((0, 0), (1, 1), (1, 1)))
     eroded = np.minimum.reduce([p[:, 1:-1, 1:-1], p[:, :-2, 1:-1], p[:, 2:, 1:-1], p[:, 1:-1, :-2], p[:, 1:-1, 2:]])
     return ((images.astype(np.uint16) + eroded) // 2).astype(np.uint8)
-
-
-def thin_to_skeleton(masks):
-    """Zhang-Suen thinning of every boolean image (N, H, W) at once, down to one-pixel-wide lines.
-
-    A pixel is peeled off when it lies on the boundary (2 to 6 lit neighbours, exactly one 0 -> 1 step
-    around its ring of 8) and the two half-steps' conditions on its N, E, S, W neighbours hold; repeat
-    until nothing changes (T. Y. Zhang and C. Y. Suen, 1984).
-    """
-    img = np.pad(masks, ((0, 0), (1, 1), (1, 1))).astype(np.uint8)
-    while True:
-        changed = False
-        for step in (0, 1):
-            centre = img[:, 1:-1, 1:-1]                               # a view: deleting here edits img
-            p2, p3, p4 = img[:, :-2, 1:-1], img[:, :-2, 2:], img[:, 1:-1, 2:]      # N, NE, E
-            p5, p6, p7 = img[:, 2:, 2:], img[:, 2:, 1:-1], img[:, 2:, :-2]         # SE, S, SW
-            p8, p9 = img[:, 1:-1, :-2], img[:, :-2, :-2]                           # W, NW
-            ring = [p2, p3, p4, p5, p6, p7, p8, p9, p2]
-            lit = p2 + p3 + p4 + p5 + p6 + p7 + p8 + p9
-            steps_up = sum((ring[k] < ring[k + 1]).view(np.uint8) for k in range(8))
-            if step == 0:
-                sides = ((p2 & p4 & p6) == 0) & ((p4 & p6 & p8) == 0)
-            else:
-                sides = ((p2 & p4 & p8) == 0) & ((p2 & p6 & p8) == 0)
-            delete = (centre == 1) & (lit >= 2) & (lit <= 6) & (steps_up == 1) & sides
-            if delete.any():
-                centre[delete] = 0
-                changed = True
-        if not changed:
-            return img[:, 1:-1, 1:-1].astype(bool)
-
-
-def draw_with_pen(skeletons, width):
-    """Ink a round, anti-aliased pen of diameter ``width`` pixels along boolean skeletons (N, 28, 28) -> uint8."""
-    r = width / 2
-    R = int(np.ceil(r + 0.5))
-    padded = np.pad(skeletons.astype(np.float32), ((0, 0), (R, R), (R, R)))
-    out = np.zeros(skeletons.shape, np.float32)
-    for dy in range(-R, R + 1):
-        for dx in range(-R, R + 1):
-            cover = np.clip(r + 0.5 - np.hypot(dx, dy), 0, 1)        # how much of this pixel the pen covers
-            if cover > 0:
-                np.maximum(out, padded[:, R + dy:R + dy + 28, R + dx:R + dx + 28] * cover, out=out)
-    return np.rint(out * 255).astype(np.uint8)
-
-
-def redraw_with_pen(images, rng, widths=(1.5, 4.0), threshold=100):
-    """Each MNIST digit redrawn with a round pen of one width along its skeleton, as the drawing pad does.
-
-    The widths (in MNIST pixels) span what the pad's pen becomes after ``to_mnist``: a small drawing
-    ends up with thick lines, a large one with thin lines.
-    """
-    skeletons = thin_to_skeleton(images > threshold)
-    width = rng.uniform(*widths, len(images)).round(1)
-    out = np.empty_like(images)
-    for w in np.unique(width):
-        pick = width == w
-        out[pick] = draw_with_pen(skeletons[pick], w)
-    return out
 
 
 def affine_warp(images, A, shift):
@@ -157,18 +93,11 @@ def augment(images, rng, max_rotation=12.0, max_slant=0.3, scale=(0.85, 1.15), m
 
 
 def train(sizes=SIZES, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, momentum=MOMENTUM, seed=SEED,
-          pen_fraction=PEN_FRACTION, progress=True):
-    """Train on the 60,000 MNIST training images and pen-redrawn copies of some, with augmentation.
-
-    Returns (net, history, seconds).
-    """
+          progress=True):
+    """Train on the 60,000 MNIST training images with augmentation. Returns (net, history, seconds)."""
     X, y = load_mnist("train")
     net = MLP(sizes, activation="relu", seed=seed)
     start = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    redrawn = rng.permutation(len(X))[:round(pen_fraction * len(X))]
-    X = np.concatenate([X, redraw_with_pen(X[redrawn], rng)])
-    y = np.concatenate([y, y[redrawn]])
     history = net.fit(X, y, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                       lr_schedule="cosine", progress=progress, seed=seed, augment=augment)
     return net, history, time.perf_counter() - start
@@ -182,15 +111,13 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=LR)
     parser.add_argument("--momentum", type=float, default=MOMENTUM)
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--pen-fraction", type=float, default=PEN_FRACTION,
-                        help="fraction of MNIST added again, redrawn with a pen")
     parser.add_argument("--out", type=Path, default=MODEL_PATH, help=f"where to save (default {MODEL_PATH})")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
 
     sizes = (784, *args.hidden, 10)
     net, history, seconds = train(sizes, args.epochs, args.batch_size, args.lr, args.momentum, args.seed,
-                                  args.pen_fraction, progress=not args.no_progress)
+                                  progress=not args.no_progress)
     X_test, y_test = load_mnist("test")
     accuracy = net.evaluate(X_test, y_test)
     net.save(args.out)

@@ -46,36 +46,6 @@ def test_augment_is_seeded_and_keeps_digits_recognisable(digits):
     assert ocrlib.load_pretrained().evaluate(a, y) > 0.95
 
 
-def test_thin_to_skeleton_of_a_bar_is_one_pixel_wide():
-    bar = np.zeros((1, 28, 28), bool)
-    bar[0, 5:22, 10:15] = True                                          # 5 wide, 17 tall
-    skeleton = train.thin_to_skeleton(bar)
-    assert np.all(skeleton <= bar)
-    assert skeleton[0].sum(axis=1).max() == 1                          # one pixel per row
-    assert skeleton[0].sum() >= 10                                     # and still a line down the bar
-    np.testing.assert_array_equal(train.thin_to_skeleton(skeleton), skeleton)
-
-
-def test_draw_with_pen_makes_a_round_dot_that_grows_with_the_width():
-    dot = np.zeros((1, 28, 28), bool)
-    dot[0, 14, 14] = True
-    small, large = train.draw_with_pen(dot, 2.0)[0], train.draw_with_pen(dot, 5.0)[0]
-    assert small[14, 14] == large[14, 14] == 255
-    np.testing.assert_array_equal(large, large.T)                      # round: symmetric both ways
-    around = large[7:22, 7:22]                                          # centred on the dot
-    np.testing.assert_array_equal(around, around[::-1])
-    assert (large > 0).sum() > 2 * (small > 0).sum()
-
-
-def test_redraw_with_pen_keeps_the_digit(digits):
-    X, y = digits
-    redrawn = train.redraw_with_pen(X, np.random.default_rng(0))
-    assert redrawn.dtype == np.uint8 and redrawn.shape == X.shape
-    ink, new_ink = X > 100, redrawn > 100
-    assert (ink & new_ink).sum() > 0.6 * new_ink.sum()                 # the pen runs where the ink was
-    assert ocrlib.load_pretrained().evaluate(redrawn, y) > 0.95
-
-
 def test_command_line_trains_and_saves(tmp_path, monkeypatch, capsys, digits):
     X, y = digits
     monkeypatch.setattr(train, "load_mnist", lambda split: (X, y))
