@@ -359,15 +359,18 @@ class MLP:
         ``SPARSE_BATCH`` = 3/4 of all (an MNIST batch of 64 lights about 500 of 784 pixels), and X holds only those;
         otherwise lit is None and X is the whole batch. Floats are made as ``as_input`` makes them.
         """
-        n_in = raw.shape[1]
-        lit = np.flatnonzero(raw.any(axis=0))                      # (k,)
+        m, n_in = raw.shape
+        lit = (raw.max(axis=0) if raw.dtype == np.uint8 else raw.any(axis=0)).nonzero()[0]     # (k,)
         if len(lit) <= SPARSE_BATCH * n_in:
-            raw = raw[:, lit]                                      # (m, k)
+            raw = raw[:, lit]                                      # (m, k), laid out column by column
         else:
             lit = None
         if raw.dtype == self.dtype:
             return raw, lit
-        X = buffers["X"][:raw.size].reshape(raw.shape)
+        k = raw.shape[1]
+        # The floats get the same column-by-column layout (a transposed buffer): copying across layouts
+        # would cost several times the conversion, and matmul takes either.
+        X = buffers["X"][:m * k].reshape(k, m).T if raw.flags.f_contiguous else buffers["X"][:m * k].reshape(m, k)
         if raw.dtype == np.uint8:
             np.divide(raw, self.dtype.type(255), out=X, dtype=self.dtype)       # astype, then / 255
         else:
@@ -437,8 +440,9 @@ class MLP:
         z /= z.sum(axis=1, keepdims=True)
         p = z                                                      # (m, n_L)
         rows = buffers["rows"][:m]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss = float(-np.log(p[rows, y]).mean())      # inf once a probability underflows: diverged
+        picked = p[rows, y]                                        # (m,) the true labels' probabilities
+        # cross_entropy's mean of -log, inf once a probability underflows to 0 (diverged); NaN stays NaN
+        loss = -float(np.log(picked).sum()) / m if picked.all() else math.inf
         correct = int(np.count_nonzero(p.argmax(axis=1) == y))
         if not math.isfinite(loss):
             return loss, correct
