@@ -380,14 +380,17 @@ class MLP:
     def _step_buffers(self, batch_size):
         """The arrays every ``_sgd_step`` of a ``fit`` writes into, allocated once instead of once per batch."""
         n_in, n_1 = self.sizes[:2]
+        # p is column-major: the softmax's reductions over each row's 10 numbers then run along memory.
         return {
-            "z": [np.empty((batch_size, n), self.dtype) for n in self.sizes[1:]],       # a_l, and p for l = L
+            "z": [np.empty((batch_size, n), self.dtype) for n in self.sizes[1:-1]]      # a_l of hidden layers
+                 + [np.empty((self.sizes[-1], batch_size), self.dtype).T],              # p, (batch_size, n_L)
             "delta": [np.empty((batch_size, n), self.dtype) for n in self.sizes[1:-1]],  # delta_l, hidden layers
             "dW": [np.empty(W.size, self.dtype) for W in self.weights],                 # flat: (k, n_1) fits too
             "db": [np.empty_like(b) for b in self.biases],
             "X": np.empty(batch_size * n_in, self.dtype),                               # room for (m, k)
             "W1_lit": np.empty(n_in * n_1, self.dtype),                                 # room for (k, n_1)
             "rows": np.arange(batch_size),
+            "ones": np.ones(batch_size, self.dtype),                                    # db = ones @ delta
         }
 
     def _sgd_step(self, X, y, lr, momentum, velocity, buffers=None, lit=None):
@@ -453,7 +456,7 @@ class MLP:
             W, b = weights[l], self.biases[l]
             a_prev = activations[l]
             dW = np.matmul(a_prev.T, delta, out=buffers["dW"][l][:W.size].reshape(W.shape))   # lr * dW_{l+1}
-            db = np.sum(delta, axis=0, out=buffers["db"][l])                                 # lr * db_{l+1}
+            db = np.matmul(buffers["ones"][:m], delta, out=buffers["db"][l])             # lr * db_{l+1}
             if l > 0:
                 delta_prev = np.matmul(delta, W.T, out=buffers["delta"][l - 1][:m])        # (m, n_{l-1})
                 if self.activation == "relu":
