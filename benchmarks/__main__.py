@@ -33,12 +33,13 @@ def best_of(repeats, run):
 
 def best_of_each(repeats, runs):
     """{name: (shortest time, last result)} for ``runs`` {name: function}, taking turns ``repeats`` times,
-    so that a burst of other work on the machine falls on every contender alike."""
+    so that a burst of other work on the machine falls on every contender alike. A first, untimed turn
+    lets every library warm up (thread pools, caches, lazy initialisation)."""
     best = {}
-    for _ in range(repeats):
+    for turn in range(repeats + 1):
         for name, run in runs.items():
             seconds, result = best_of(1, run)
-            if name not in best or seconds < best[name][0]:
+            if turn > 0 and (name not in best or seconds < best[name][0]):
                 best[name] = (seconds, result)
     return best
 
@@ -109,6 +110,20 @@ def one_blas_thread():
     except ImportError:
         return None
     return threadpool_limits(1, user_api="blas")
+
+
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat), or None elsewhere."""
+    try:
+        ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")      # minus idle and iowait
+
+
+def own_cpu_seconds():
+    user, system = os.times()[:2]
+    return user + system
 
 
 def machine(torch, sklearn):
@@ -287,6 +302,7 @@ def main(argv=None):
     if sklearn is None:
         notes.append("scikit-learn is not installed (pip install -e .[bench]): its column is skipped.")
     info = machine(torch, sklearn)
+    start = time.perf_counter(), busy_cpu_seconds(), own_cpu_seconds()
     print(f"{info['date']} · {info['cpu']} · load average {info['load']}", flush=True)
 
     X, y = ocrlib.load_mnist("train")
@@ -342,6 +358,13 @@ def main(argv=None):
     if t["drawing", "ocrlib"] is None:
         notes.append(f"Drawing path {drawing_note}.")
 
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if start[1] is not None:
+        others = (busy_cpu_seconds() - start[1]) - (own_cpu_seconds() - start[2])
+        info["others"] = f"{max(others, 0) / ((time.perf_counter() - start[0]) * cores):.0%}"
+    else:
+        info["others"] = "?"
+
     def cell(task, library, limit=None):
         seconds = t.get((task, library))
         if seconds is None:
@@ -373,7 +396,8 @@ def main(argv=None):
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     print()
     print(f"Measured {info['date']} on {info['cpu']}; {info['versions']}. "
-          f"Float32 matmul throughput (2048²): {gflops:.0f} GFLOP/s; load average at the start: {info['load']}.")
+          f"Float32 matmul throughput (2048²): {gflops:.0f} GFLOP/s. Load average at the start {info['load']}; "
+          f"other processes kept {info['others']} of the CPUs busy during the run.")
     print()
     print("\n".join(lines))
     print()
