@@ -125,6 +125,20 @@ def test_fit_on_uint8_images_converts_like_as_input(digits):
         np.testing.assert_array_equal(from_uint8.params[name], from_floats.params[name], err_msg=name)
 
 
+@pytest.mark.parametrize("dark_border", [True, False])               # sparse and dense batches
+def test_fit_on_uint8_noise_converts_like_as_input(dark_border):
+    rng = np.random.default_rng(4)
+    X = (rng.integers(1, 256, (30, 28, 28)) * (rng.random((30, 28, 28)) < 0.5)).astype(np.uint8)
+    if dark_border:
+        X[:, :, :7] = X[:, :, -7:] = 0                          # half the columns dark in every image
+    y = rng.integers(0, 10, 30)
+    from_uint8, from_floats = twins((784, 16, 10), "sigmoid", dtype=np.float32)
+    from_uint8.fit(X, y, epochs=2, batch_size=8, lr=0.1, momentum=0.5, progress=False)
+    from_floats.fit(from_floats.as_input(X), y, epochs=2, batch_size=8, lr=0.1, momentum=0.5, progress=False)
+    for name in from_uint8.params:
+        np.testing.assert_array_equal(from_uint8.params[name], from_floats.params[name], err_msg=name)
+
+
 def test_fit_on_mnist_in_float32_matches_the_reference(digits):
     X, y = digits
     fast, ref = twins((784, 32, 10), "relu", dtype=np.float32)
