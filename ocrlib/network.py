@@ -197,7 +197,7 @@ class MLP:
         label = self._one_label(label)
         f, f_prime = ACTIVATIONS[self.activation]
         W1, b1 = self.weights[0], self.biases[0]
-        W1_nz = W1[nz]                              # (k, n_1): the only rows of W1 this example touches
+        W1_nz = W1.take(nz, axis=0)                 # (k, n_1) = W1[nz]: the only rows of W1 this example touches
         z = x_nz @ W1_nz                            # (n_1,), the same as x @ W1 since the other pixels are 0
         z += b1
         activations = [x_nz]
