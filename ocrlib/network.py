@@ -198,13 +198,13 @@ class MLP:
         f, f_prime = ACTIVATIONS[self.activation]
         W1, b1 = self.weights[0], self.biases[0]
         W1_nz = W1.take(nz, axis=0)                 # (k, n_1) = W1[nz]: the only rows of W1 this example touches
-        z = x_nz @ W1_nz                            # (n_1,), the same as x @ W1 since the other pixels are 0
+        z = np.dot(x_nz, W1_nz)                     # (n_1,), the same as x @ W1 since the other pixels are 0
         z += b1
         activations = [x_nz]
         for W, b in zip(self.weights[1:], self.biases[1:]):
             a = np.maximum(z, 0, out=z) if self.activation == "relu" else f(z)
             activations.append(a)
-            z = a @ W                               # (n_l,)
+            z = np.dot(a, W)                        # (n_l,)
             z += b
         z -= z.max()                                # softmax, in place on the logits: p is (n_L,)
         np.exp(z, out=z)
@@ -220,7 +220,7 @@ class MLP:
         # than numpy's broadcasting a[:, None] * delta, and exact (each entry is one product).
         for l in range(len(self.weights) - 1, 0, -1):
             a_prev = activations[l]
-            delta_prev = self.weights[l] @ delta    # (n_{l-1},), through W_l before it changes
+            delta_prev = np.dot(self.weights[l], delta)     # (n_{l-1},), through W_l before it changes
             if self.activation == "relu":
                 delta_prev *= a_prev > 0
             else:
