@@ -236,15 +236,18 @@ class MLP:
     def _lit_pixels(self, x):
         """One example -> (its non-zero input values (k,), their indices (k,)), scaled like ``as_input``.
 
-        A uint8 image takes a short cut: only its k lit pixels are converted to floats.
+        An image of uint8 or floats in one of the shapes ``as_input`` takes goes a short way: only its
+        k lit pixels are converted. Anything else goes through ``as_input``, which explains what is wrong.
         """
         x = np.asarray(x)
         n_in = self.sizes[0]
-        if (x.dtype == np.uint8 and x.ndim >= 1 and x.size == n_in
+        if ((x.dtype == np.uint8 or x.dtype.kind == "f") and x.ndim >= 1 and x.size == n_in
                 and (x.shape[-1] == n_in or (n_in == 784 and x.shape[-2:] == (28, 28)))):
             pixels = x.reshape(n_in)
             nz = pixels.nonzero()[0]
-            return np.divide(pixels[nz], self.dtype.type(255), dtype=self.dtype), nz    # astype, then / 255
+            if x.dtype == np.uint8:
+                return np.divide(pixels[nz], self.dtype.type(255), dtype=self.dtype), nz    # astype, then / 255
+            return pixels[nz].astype(self.dtype, copy=False), nz
         x = self.as_input(x)
         if len(x) != 1:
             raise ValueError(f"train_on_instance takes one example, got {len(x)}")
