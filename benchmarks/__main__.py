@@ -436,6 +436,7 @@ def plot(t, epoch_limit, predict_limit, info, out):
         if limit:
             ax.axhline(limit * scale, color="k", linestyle="--", linewidth=1, label="FLOP limit")
             ax.legend(loc="upper left", fontsize=8)
+        ax.margins(y=0.15)                                        # room for the numbers above the bars
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(unit)
         ax.tick_params(axis="x", labelsize=7)
