@@ -20,9 +20,9 @@ tests check that both give the same numbers.
 """
 
 import math
+from itertools import pairwise
 
 import numpy as np
-
 
 # --- activations, and their derivatives written in terms of the activation's output a = f(z) ---
 
@@ -91,7 +91,7 @@ class MLP:
         self.dtype = np.dtype(dtype)
         rng = np.random.default_rng(seed)
         self.weights, self.biases = [], []
-        for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for layer, (n_in, n_out) in enumerate(pairwise(sizes)):
             is_hidden = layer < len(sizes) - 2
             gain = 2.0 if (is_hidden and activation == "relu") else 1.0
             std = math.sqrt(gain / n_in) if is_hidden else math.sqrt(2.0 / (n_in + n_out))

@@ -121,8 +121,8 @@ def main(argv=None):
     X_test, y_test = load_mnist("test")
     accuracy = net.evaluate(X_test, y_test)
     net.save(args.out)
-    print(f"{sizes} trained in {seconds:.0f} s ({args.epochs} epochs); test accuracy {accuracy:.4f}; "
-          f"saved to {args.out}")
+    print(f"{sizes} trained in {seconds:.0f} s ({args.epochs} epochs, final training loss "
+          f"{history['loss'][-1]:.4f}); test accuracy {accuracy:.4f}; saved to {args.out}")
 
 
 if __name__ == "__main__":
