@@ -84,27 +84,15 @@ def test_missing_mnist_file_says_where_it_looked(tmp_path):
         ocrlib.load_mnist("train", data_dir=tmp_path)
 
 
-def test_wrong_magic(tmp_path):
-    path = bad(tmp_path, b"\x01\x00\x08\x01\x00\x00\x00\x01\x05")
-    with pytest.raises(IDXError, match=f"{path}.*bad magic number 01000801"):
-        read_idx(path)
-
-
-def test_unknown_dtype_code(tmp_path):
-    path = bad(tmp_path, b"\x00\x00\x07\x01\x00\x00\x00\x01\x05")
-    with pytest.raises(IDXError, match=f"{path}.*unknown dtype code 0x07"):
-        read_idx(path)
-
-
-def test_too_short_for_magic(tmp_path):
-    path = bad(tmp_path, b"\x00\x00")
-    with pytest.raises(IDXError, match=f"{path}.*too short"):
-        read_idx(path)
-
-
-def test_truncated_header(tmp_path):
-    path = bad(tmp_path, b"\x00\x00\x08\x03\x00\x00\x00\x02")
-    with pytest.raises(IDXError, match=f"{path}.*truncated header: 3 dimensions need 16 bytes"):
+@pytest.mark.parametrize("data, message", [
+    (b"\x01\x00\x08\x01\x00\x00\x00\x01\x05", "bad magic number 01000801"),
+    (b"\x00\x00\x07\x01\x00\x00\x00\x01\x05", "unknown dtype code 0x07"),
+    (b"\x00\x00", "too short for the 4-byte IDX magic number"),
+    (b"\x00\x00\x08\x03\x00\x00\x00\x02", "truncated header: 3 dimensions need 16 bytes"),
+])
+def test_bad_header(tmp_path, data, message):
+    path = bad(tmp_path, data)
+    with pytest.raises(IDXError, match=f"{path}.*{message}"):
         read_idx(path)
 
 

@@ -65,39 +65,7 @@ def test_backward_matches_finite_differences(activation, sizes):
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
-def backward_step(net, X, y, lr):
-    """A plain SGD step from the reference ``backward``."""
-    dW, db = net.backward(X, y)
-    for param, grad in zip(net.weights + net.biases, dW + db):
-        param -= lr * grad
-
-
-# --- the fast paths give the reference's numbers ---
-
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("sizes", SHAPES)
-def test_train_on_instance_is_a_backward_step(activation, sizes):
-    fast = MLP(sizes, activation=activation, seed=5, dtype=np.float64)
-    ref = MLP(sizes, activation=activation, seed=5, dtype=np.float64)
-    X, y = toy_data(sizes[0], sizes[-1], n=1)
-    X[0, ::3] = 0                                    # some dark pixels: the sparse update must skip them right
-    loss = fast.train_on_instance(X[0], y[0], lr=0.3)
-    assert loss == pytest.approx(ref.loss(X, y))
-    backward_step(ref, X, y, lr=0.3)
-    for a, b in zip(fast.weights + fast.biases, ref.weights + ref.biases):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("sizes", SHAPES[:2])
-def test_fit_one_full_batch_is_a_backward_step(activation, sizes):
-    fast = MLP(sizes, activation=activation, seed=5, dtype=np.float64)
-    ref = MLP(sizes, activation=activation, seed=5, dtype=np.float64)
-    X, y = toy_data(sizes[0], sizes[-1], n=16)
-    fast.fit(X, y, epochs=1, batch_size=16, lr=0.5, progress=False)
-    backward_step(ref, X, y, lr=0.5)
-    for a, b in zip(fast.weights + fast.biases, ref.weights + ref.biases):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+# The fast paths (fit, train_on_instance) against backward: tests/test_fastpath.py.
 
 
 def test_train_on_instance_lowers_the_loss_on_that_example(mnist_subset):
