@@ -15,7 +15,7 @@ The file ``data/strokes/strokes_test.npz`` holds them flat (read with ``allow_pi
     stroke_starts    int64 (S + 1,)  stroke s is points[stroke_starts[s]:stroke_starts[s + 1]]
     drawing_starts   int64 (D + 1,)  drawing d is strokes drawing_starts[d] .. drawing_starts[d + 1] - 1
     labels           uint8 (D,)      the digit drawn
-    source           uint8 (D,)      0 = traced MNIST test digit, 1 = template
+    source           uint8 (D,)      0 = traced MNIST test digit, 1 = template, 2 = taught on the pad
     mnist_index      int64 (D,)      index into the MNIST test set, -1 for templates
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 from ocrlib.preprocess import CANVAS_SIZE, rasterize, to_mnist
 
 STROKE_SET_PATH = Path(__file__).resolve().parent.parent / "data" / "strokes" / "strokes_test.npz"
-SOURCES = ("mnist-test traced", "template")
+SOURCES = ("mnist-test traced", "template", "taught")   # the codes 0, 1, 2 of ``source``
 
 
 # --- the file ---

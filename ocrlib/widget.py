@@ -21,7 +21,7 @@ import numpy as np
 from ocrlib.preprocess import CANVAS_SIZE, PEN_WIDTH, rasterize, to_mnist
 from ocrlib.pretrained import MODEL_PATH, load_pretrained
 from ocrlib.saving import atomic_write
-from ocrlib.strokes import pack, unpack
+from ocrlib.strokes import SOURCES, pack, unpack
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 TAUGHT_PATH = REPO_DATA / "taught" / "taught.npz"          # default dataset file; env OCRLIB_TAUGHT_PATH overrides
@@ -60,7 +60,8 @@ def load_taught(path=None):
 
 def write_taught(path, drawings, images, labels):
     """Write the whole dataset to ``path`` atomically (a temporary file renamed over the old one)."""
-    arrays = pack(drawings, labels, source=np.full(len(labels), 2), mnist_index=np.full(len(labels), -1))
+    taught = SOURCES.index("taught")
+    arrays = pack(drawings, labels, source=np.full(len(labels), taught), mnist_index=np.full(len(labels), -1))
     arrays["images"] = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 

@@ -121,6 +121,14 @@ def test_dataset_file_survives_a_new_pad(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))            # atomic writes leave no temporary files
 
 
+def test_taught_drawings_read_back_as_a_stroke_set(pad, tmp_path):
+    draw(pad, [(140, 40), (140, 240)])
+    pad.teach(1)
+    drawings, labels = load_stroke_set(tmp_path / "taught.npz", source="taught")
+    assert labels.tolist() == [1] and np.allclose(drawings[0][0], [(140, 40), (140, 240)])
+    assert load_stroke_set(tmp_path / "taught.npz", source="template")[1].tolist() == []
+
+
 def test_taught_path_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("OCRLIB_TAUGHT_PATH", str(tmp_path / "env.npz"))
     pad = DigitPad()
