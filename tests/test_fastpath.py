@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 import ocrlib
-from ocrlib.network import MLP, TrainingDiverged
+from ocrlib.network import MLP, TrainingDiverged, _subtract_outer
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh"]
 SHAPES = [(12, 7, 5), (12, 6, 4, 3), (784, 16, 10), (784, 12, 8, 10)]     # 1 and 2 hidden layers
 EXACT = {"rtol": 1e-9, "atol": 1e-12}                                     # float64: only rounding differs
+FLOAT32 = {"rtol": 1e-5, "atol": 1e-7}
 
 
 @pytest.fixture(scope="module")
@@ -197,21 +198,41 @@ def test_train_on_instance_is_a_backward_step(sizes, activation):
     assert_same_params(fast, ref, **EXACT)
 
 
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, EXACT), (np.float32, FLOAT32)])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("sizes", [(784, 16, 10), (784, 12, 8, 10)])
-def test_train_on_instance_of_a_uint8_digit_is_a_backward_step(digits, sizes, activation):
+def test_train_on_instance_of_a_uint8_digit_is_a_backward_step(digits, sizes, activation, dtype, tolerance):
     X, y = digits
-    fast, ref = twins(sizes, activation)
+    fast, ref = twins(sizes, activation, dtype)
     assert (X[0] == 0).any(axis=1).sum() > 0                   # whole rows of the image are blank
     loss = fast.train_on_instance(X[0], int(y[0]), lr=0.1)
-    assert loss == pytest.approx(ref.loss(X[:1], y[:1]), rel=1e-12)
+    assert loss == pytest.approx(ref.loss(X[:1], y[:1]), rel=tolerance["rtol"])
     dW, db = ref.backward(X[:1], y[:1])
     for p, grad in zip(ref.weights + ref.biases, dW + db):
-        p -= 0.1 * grad
-    assert_same_params(fast, ref, **EXACT)
+        p -= dtype(0.1) * grad
+    assert_same_params(fast, ref, **tolerance)
     unlit = X[0].reshape(784) == 0
     np.testing.assert_array_equal(fast.weights[0][unlit], MLP(sizes, activation=activation, seed=5,
-                                                              dtype=np.float64).weights[0][unlit])
+                                                              dtype=dtype).weights[0][unlit])
+
+
+def test_lit_pixels_are_the_values_of_as_input():
+    net = MLP((784, 4, 10), dtype=np.float32)
+    image = np.arange(784, dtype=np.uint16).reshape(28, 28).astype(np.uint8)      # every value 0..255, 0 four times
+    values, nz = net._lit_pixels(image)
+    np.testing.assert_array_equal(nz, np.flatnonzero(image))
+    np.testing.assert_array_equal(values, net.as_input(image)[0, nz])            # bit for bit
+
+
+@pytest.mark.parametrize("dtype, order", [(np.float32, "C"), (np.float64, "C"), (np.float32, "F"), (np.float16, "C")])
+@pytest.mark.parametrize("shape", [(7, 5), (0, 5), (1, 1)])
+def test_subtract_outer_is_minus_np_outer(shape, dtype, order):
+    rng = np.random.default_rng(3)
+    A = np.asarray(rng.standard_normal(shape), dtype=dtype, order=order)
+    u, v = rng.standard_normal(shape[0]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
+    expected = A - np.outer(u, v)
+    _subtract_outer(A, u, v)                                   # BLAS ger for C-ordered float32/64, NumPy otherwise
+    np.testing.assert_allclose(A, expected, rtol=1e-3 if dtype == np.float16 else 1e-6)
 
 
 def test_train_on_instance_accepts_every_input_form(digits):
