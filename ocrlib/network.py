@@ -65,30 +65,6 @@ def _pixel_values(dtype):
     return np.arange(256, dtype=dtype) / dtype.type(255)
 
 
-def _subtract_outer(A, u, v):
-    """A -= np.outer(u, v), in place: A is (m, n), u is (m,) and v is (n,).
-
-    For a C-ordered float32 or float64 A it is one call of BLAS's rank-1 update ``ger``, which reads and
-    writes A once, where NumPy would first write the outer product out and then subtract it. BLAS keeps
-    matrices column by column, so A goes in as A.T (n, m), and the update is A.T += -1 * v u^T.
-    """
-    ger = _blas_ger(A.dtype)
-    if ger is None or not A.flags.c_contiguous or A.size == 0:
-        A -= np.dot(u[:, None], v[None, :])
-        return
-    At = A.T
-    updated = ger(-1.0, v, u, a=At, overwrite_a=True)
-    if updated is not At:                           # BLAS worked on a copy: write it back
-        At[...] = updated
-
-
-@functools.cache
-def _blas_ger(dtype):
-    """SciPy's BLAS rank-1 update for this dtype, or None. Imported on first use: it takes a fifth of a second."""
-    from scipy.linalg import blas
-    return {np.dtype(np.float32): blas.sger, np.dtype(np.float64): blas.dger}.get(np.dtype(dtype))
-
-
 def one_hot(y, k=10):
     return np.eye(k, dtype=np.float32)[y]
 
@@ -259,7 +235,7 @@ class MLP:
             W -= np.dot(a_prev[:, None], delta[None, :])    # lr * dW_l, (n_{l-1}, n_l)
             b -= delta
             delta = delta_prev
-        _subtract_outer(W1_nz, x_nz, delta)         # lr * dW1 on the lit rows, (k, n_1); the others are 0
+        W1_nz -= np.dot(x_nz[:, None], delta[None, :])      # lr * dW1 on the lit rows, (k, n_1); the others are 0
         W1[nz] = W1_nz
         b1 -= delta
         return loss
