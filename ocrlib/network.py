@@ -204,16 +204,17 @@ class MLP:
         label = self._one_label(label)
         relu = self.activation == "relu"
         f, f_prime = ACTIVATIONS[self.activation]
-        W1, b1 = self.weights[0], self.biases[0]
+        weights, biases = self.weights, self.biases
+        W1, b1 = weights[0], biases[0]
         W1_nz = W1.take(nz, axis=0)                 # (k, n_1) = W1[nz]: the only rows of W1 this example touches
         z = np.dot(x_nz, W1_nz)                     # (n_1,), the same as x @ W1 since the other pixels are 0
         z += b1
-        hidden = []                                 # a_1 ... a_{L-1}
-        for W, b in zip(self.weights[1:], self.biases[1:]):
+        hidden = [None]                             # hidden[l] is a_l, for l = 1 ... L-1
+        for l in range(1, len(weights)):
             a = np.maximum(z, 0, out=z) if relu else f(z)
             hidden.append(a)
-            z = np.dot(a, W)                        # (n_l,)
-            z += b
+            z = np.dot(a, weights[l])               # (n_{l+1},)
+            z += biases[l]
         # softmax and the loss, in place on the logits: p = e / sum(e) with e = exp(z - max z).
         # (Max and sum of a handful of numbers are quicker in Python than in NumPy.)
         z -= max(z.tolist())
@@ -228,12 +229,13 @@ class MLP:
         delta[label] -= lr
         # Down through layers L ... 2; an outer product is written np.dot(column, row): a BLAS call,
         # several times faster here than numpy's broadcasting a[:, None] * delta, and exact.
-        for W, b, a_prev in zip(self.weights[:0:-1], self.biases[:0:-1], hidden[::-1]):
-            delta_prev = np.dot(W, delta)           # (n_{l-1},), through W_l before it changes
+        for l in range(len(weights) - 1, 0, -1):
+            a_prev = hidden[l]
+            delta_prev = np.dot(weights[l], delta)  # (n_l,), through W_{l+1} before it changes
             # f'(z) for ReLU is 1 where a > 0, else 0: that is sign(a), as a is never negative
             delta_prev *= np.sign(a_prev) if relu else f_prime(a_prev)
-            W -= np.dot(a_prev[:, None], delta[None, :])    # lr * dW_l, (n_{l-1}, n_l)
-            b -= delta
+            weights[l] -= np.dot(a_prev[:, None], delta[None, :])  # lr * dW_{l+1}, (n_l, n_{l+1})
+            biases[l] -= delta
             delta = delta_prev
         W1_nz -= np.dot(x_nz[:, None], delta[None, :])      # lr * dW1 on the lit rows, (k, n_1); the others are 0
         W1[nz] = W1_nz
