@@ -462,7 +462,7 @@ class MLP:
         if not math.isfinite(loss):
             return loss, correct
         delta = p
-        delta[rows, y] -= 1
+        delta[rows, y] = picked - 1                                # p - onehot(y), reusing the gathered p[rows, y]
         delta *= lr / m                                            # lr * dloss/dz_L, (m, n_L)
         for l in reversed(range(L)):
             W, b = weights[l], self.biases[l]
