@@ -62,7 +62,9 @@ def cross_entropy(p, y):
 @functools.cache
 def _pixel_values(dtype):
     """The float that ``as_input`` makes of each uint8 pixel value 0..255, as a lookup table (256,)."""
-    return np.arange(256, dtype=dtype) / dtype.type(255)
+    table = np.arange(256, dtype=dtype) / dtype.type(255)
+    table.flags.writeable = False                   # shared by every call: nobody may change it
+    return table
 
 
 def one_hot(y, k=10):
