@@ -473,10 +473,7 @@ class MLP:
             db = np.matmul(buffers["ones"][:m], delta, out=buffers["db"][l])             # lr * db_{l+1}
             if l > 0:
                 delta_prev = np.matmul(delta, W.T, out=buffers["delta"][l - 1][:m])        # (m, n_{l-1})
-                if self.activation == "relu":
-                    delta_prev *= a_prev > 0
-                else:
-                    delta_prev *= f_prime(a_prev)
+                delta_prev *= f_prime(a_prev)
                 delta = delta_prev
             if momentum:
                 vW, vb = velocity[l], velocity[L + l]
