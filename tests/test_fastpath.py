@@ -30,6 +30,15 @@ def toy_data(sizes, n, seed=1, blank_columns=False):
     return X, rng.integers(0, sizes[-1], n)
 
 
+def every_network(test):
+    """Run ``test`` for every shape and activation, on inputs with and without blank columns."""
+    for mark in (pytest.mark.parametrize("blank_columns", [False, True]),
+                 pytest.mark.parametrize("activation", ACTIVATIONS),
+                 pytest.mark.parametrize("sizes", SHAPES)):
+        test = mark(test)
+    return test
+
+
 def twins(sizes, activation, dtype=np.float64):
     return (MLP(sizes, activation=activation, seed=5, dtype=dtype),
             MLP(sizes, activation=activation, seed=5, dtype=dtype))
@@ -60,10 +69,8 @@ def assert_same_params(fast, ref, rtol, atol):
 
 # --- one mini-batch step ---
 
-@pytest.mark.parametrize("blank_columns", [False, True])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("sizes", SHAPES)
+@every_network
 def test_sgd_step_is_a_backward_step(sizes, activation, momentum, blank_columns):
     fast, ref = twins(sizes, activation)
     X, y = toy_data(sizes, n=10, blank_columns=blank_columns)
@@ -103,10 +110,8 @@ def test_sgd_step_with_buffers_reused_for_a_shorter_batch():
 
 # --- whole epochs ---
 
-@pytest.mark.parametrize("blank_columns", [False, True])
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("sizes", SHAPES)
+@every_network
 def test_fit_is_the_reference_loop(sizes, activation, momentum, blank_columns):
     fast, ref = twins(sizes, activation)
     X, y = toy_data(sizes, n=23, blank_columns=blank_columns)  # batches of 8, 8 and 7
