@@ -4,7 +4,8 @@
     python scripts/execute_notebooks.py notebooks/04_training.ipynb
 
 Widget state (the live canvas and sliders) is not stored: it is large, and it only means something
-in a running kernel.
+in a running kernel. Where a cell displayed a widget, the stored notebook shows a one-line hint instead of
+the widget's text form (``interactive(children=(FloatLogSlider(...``), which is all a reader would see.
 """
 
 import subprocess
@@ -14,6 +15,15 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+WIDGET = "application/vnd.jupyter.widget-view+json"
+HINT = "A live widget goes here: run this cell in Jupyter to use it."
+
+
+def widget_hint(output):
+    """A widget's output as stored: the hint, in place of a view of a model the file does not hold."""
+    if WIDGET not in output.get("data", {}):
+        return output
+    return nbformat.v4.new_output("display_data", data={"text/markdown": f"*{HINT}*", "text/plain": HINT})
 
 
 def execute(path):
@@ -21,6 +31,9 @@ def execute(path):
                     str(path)], check=True, cwd=ROOT / "notebooks")
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [widget_hint(output) for output in cell.outputs]
     nbformat.write(nb, path)
     print(f"{path.relative_to(ROOT)}: executed, {path.stat().st_size / 1e3:.0f} kB")
 

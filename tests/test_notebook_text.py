@@ -114,3 +114,16 @@ def test_links_to_notebooks_exist(path):
     for index, source, _ in rendered(path):
         for target in re.findall(r"\]\(([^)#]+\.ipynb)", source):
             assert (path.parent / target).exists(), f"{path.name}, cell {index}: link to missing {target}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_stored_outputs_show_no_stale_widgets_or_progress_bars(path):
+    """Opened before it runs, a notebook shows what the stored outputs hold: no widget reprs, no 0% bars."""
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            text = "".join(output.get("text", "")) + "".join(data.get("text/plain", ""))
+            assert "application/vnd.jupyter.widget-view+json" not in data, (
+                f"{path.name}, cell {index}: a widget view without its state (run scripts/execute_notebooks.py)")
+            assert not re.search(r"\w+\(children=\(|\b0%\|", text), (
+                f"{path.name}, cell {index}: a widget's text form or a progress bar is stored: {text[:60]!r}")
