@@ -127,3 +127,26 @@ def test_stored_outputs_show_no_stale_widgets_or_progress_bars(path):
                 f"{path.name}, cell {index}: a widget view without its state (run scripts/execute_notebooks.py)")
             assert not re.search(r"\w+\(children=\(|\b0%\|", text), (
                 f"{path.name}, cell {index}: a widget's text form or a progress bar is stored: {text[:60]!r}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_ends_with_exercises_each_checked_and_solved(path):
+    """3 to 5 exercises, each: the question with a solution in a collapsed <details> block, an answer cell that
+    runs that same solution after two comment lines (so nbval checks it), and a check cell with assertions."""
+    cells = nbformat.read(path, as_version=4).cells
+    titles = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    assert len(titles) == 1, f"{path.name}: expected one '## Exercises' section, found {len(titles)}"
+    starts = [i for i, c in enumerate(cells) if i > titles[0] and c.cell_type == "markdown"
+              and re.match(r"\*\*Exercise \d+\.\*\*", c.source)]
+    assert 3 <= len(starts) <= 5, f"{path.name}: expected 3-5 exercises, found {len(starts)}"
+    for number, i in enumerate(starts, start=1):
+        question, answer, check = cells[i:i + 3]
+        name = f"{path.name}, exercise {number}"
+        assert question.source.startswith(f"**Exercise {number}.**"), f"{name}: numbered out of order"
+        solution = re.search(r"<details><summary>Solution</summary>.*?```python\n(.*?)\n```\s*</details>",
+                             question.source, re.DOTALL)
+        assert solution, f"{name}: no solution in a collapsed <details> block"
+        assert answer.cell_type == "code" and answer.source.split("\n", 2)[2] == solution.group(1), (
+            f"{name}: the answer cell must run the solution shown under <details>")
+        assert check.cell_type == "code" and check.source.startswith("# check") and "assert" in check.source, (
+            f"{name}: no check cell (a code cell starting '# check' with an assertion) after the answer")
