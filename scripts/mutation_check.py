@@ -108,21 +108,22 @@ def mutated_copy(destination, file, old, new):
 def run_tests(copy_dir, tests):
     """(ok, names of the failed tests) for pytest (with nbval for notebooks) run against the copy."""
     env = dict(os.environ, PYTHONPATH=str(copy_dir), OCRLIB_TAUGHT_PATH=str(copy_dir / "data" / "taught" / "t.npz"))
+    # run from the copy's folder: ``python -m`` puts the working directory first on sys.path
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
-                             "-o", "addopts=", "-rf", *tests],
-                            cwd=ROOT, env=env, capture_output=True, text=True)
-    failed = re.findall(r"^FAILED (\S+)", result.stdout, re.M)
+                             "--rootdir", str(ROOT), "-o", "addopts=", "-rf", *(str(ROOT / t) for t in tests)],
+                            cwd=copy_dir, env=env, capture_output=True, text=True)
+    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", result.stdout, re.M)
     return result.returncode == 0, failed
 
 
 def where(test_id):
     """A failed test's name, short: 'test_network.py::test_backward' or '03_backprop.ipynb::Cell 12'."""
-    return test_id.split("/")[-1]
+    return re.sub(r"\[.*\]$", "", test_id.split("/")[-1])             # one name for all parameter sets
 
 
 def check_copy_imports(copy_dir):
     env = dict(os.environ, PYTHONPATH=str(copy_dir))
-    found = subprocess.run([sys.executable, "-c", "import ocrlib; print(ocrlib.__file__)"], env=env,
+    found = subprocess.run([sys.executable, "-c", "import ocrlib; print(ocrlib.__file__)"], env=env, cwd=copy_dir,
                            capture_output=True, text=True, check=True).stdout.strip()
     if not found.startswith(str(copy_dir)):
         raise SystemExit(f"the copy is not what Python imports: ocrlib comes from {found}")
