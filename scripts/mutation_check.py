@@ -54,11 +54,10 @@ MUTANTS = [
      "network.py", "return float(-np.mean(np.log(picked)))", "return float(-np.sum(np.log(picked)))",
      ["tests/test_network.py", NB + "02_forward_pass.ipynb"]),
     ("ReLU layers started at sqrt(1/n_in) instead of He's sqrt(2/n_in)",
-     "network.py", 'gain = 2.0 if (is_hidden and activation == "relu") else 1.0', "gain = 1.0",
+     "network.py", 'std = math.sqrt((2.0 if activation == "relu" else 1.0) / n_in)', "std = math.sqrt(1.0 / n_in)",
      ["tests/test_network.py", NB + "02_forward_pass.ipynb"]),
     ("the output layer started at sqrt(1/n_in) instead of Glorot's",
-     "network.py", "std = math.sqrt(gain / n_in) if is_hidden else math.sqrt(2.0 / (n_in + n_out))",
-     "std = math.sqrt(gain / n_in)",
+     "network.py", "std = math.sqrt(2.0 / (n_in + n_out))", "std = math.sqrt(1.0 / n_in)",
      ["tests/test_network.py", NB + "02_forward_pass.ipynb"]),
     ("pixels not scaled by 1/255",
      "network.py", "return X.reshape(-1, n_in).astype(self.dtype) / self.dtype.type(255)",
@@ -116,9 +115,22 @@ def run_tests(copy_dir, tests):
     return result.returncode == 0, failed
 
 
-def where(test_id):
-    """A failed test's name, short: 'test_network.py::test_backward' or '03_backprop.ipynb::Cell 12'."""
-    return re.sub(r"\[.*\]$", "", test_id.split("/")[-1])             # one name for all parameter sets
+def caught_by(failed):
+    """Failed test ids grouped by file: '03_backprop.ipynb: cells 5, 11; test_network.py: test_backward (3 cases)'."""
+    by_file = {}
+    for test_id in failed:
+        file, _, name = test_id.split("/")[-1].partition("::")
+        by_file.setdefault(file, []).append(re.sub(r"\[.*\]$", "", name))    # one name for all parameter sets
+    parts = []
+    for file, names in sorted(by_file.items()):
+        if file.endswith(".ipynb"):
+            cells = sorted({int(n.split()[-1]) for n in names if n.split()[-1].isdigit()})
+            parts.append(f"{file}: cell{'s' if len(cells) > 1 else ''} {', '.join(map(str, cells))}")
+        else:
+            counts = {n: names.count(n) for n in dict.fromkeys(names)}
+            shown = [f"{n} ({k} cases)" if k > 1 else n for n, k in counts.items()]
+            parts.append(f"{file}: {', '.join(shown[:2])}" + (f" and {len(shown) - 2} more" if len(shown) > 2 else ""))
+    return "; ".join(parts)
 
 
 def check_copy_imports(copy_dir):
@@ -131,6 +143,11 @@ def check_copy_imports(copy_dir):
 
 def main(selected):
     chosen = [(number, m) for number, m in enumerate(MUTANTS, start=1) if not selected or number in selected]
+    with tempfile.TemporaryDirectory() as tmp:                 # every mutant's text is there, before any test runs
+        for number, (_, file, old, new, _) in chosen:
+            shutil.rmtree(tmp, ignore_errors=True)
+            Path(tmp).mkdir()
+            mutated_copy(Path(tmp), file, old, new)
     all_tests = sorted({t for _, m in chosen for t in m[4]})
     with tempfile.TemporaryDirectory() as tmp:
         clean = Path(tmp) / "clean"
@@ -150,14 +167,11 @@ def main(selected):
             copy = Path(tmp)
             mutated_copy(copy, file, old, new)
             ok, failed = run_tests(copy, tests)
-        names = sorted({where(t) for t in failed})
         if ok:
             missed.append(name)
             caught = "**NOT CAUGHT**"
-        elif not names:
-            caught = "(pytest stopped before any test: an import error)"
         else:
-            caught = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            caught = caught_by(failed) or "(pytest stopped before any test: an import error)"
         print(f"| {number} | {name} | `{file}` | {caught} |", flush=True)
         print(f"    ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
     print(f"\n{len(chosen) - len(missed)} of {len(chosen)} mutants caught")
