@@ -239,23 +239,25 @@ class MLP:
         p = softmax(z)                                  # (n_L,)
         with np.errstate(divide="ignore"):
             loss = float(-np.log(p[label]))
-        delta = p.copy()
-        delta[label] -= 1                               # dloss/dz_L = p - onehot(label)
-        new_W, new_b = [None] * len(W), [None] * len(W)
+        delta = lr * p
+        delta[label] -= lr                              # lr * dloss/dz_L = lr * (p - onehot(label))
+        steps = []                                      # (l, lr * dW_l, lr * db_l), from the last layer down
         for l in reversed(range(len(W))):
-            W_l = W[l][lit] if l == 0 else W[l]         # layer 1: the lit rows only, (k, n_1)
-            new_W[l] = W_l - lr * np.outer(activations[l], delta)
-            new_b[l] = b[l] - lr * delta
+            column, row = activations[l][:, None], delta[None, :]
+            # the outer product a_{l-1} delta_l, (n_{l-1}, n_l); np.dot of a column and a row is several times
+            # quicker here than np.outer or @
+            steps.append((l, np.dot(column, row), delta))
             if l > 0:
-                delta = (W[l] @ delta) * f_prime(activations[l])      # (n_{l-1},), through W_{l+1} before it changes
-        if not math.isfinite(loss) or not all(np.isfinite(p).all() for p in new_W + new_b):
+                delta = (W[l] @ delta) * f_prime(activations[l])      # (n_{l-1},)
+        if not math.isfinite(loss) or not all(np.isfinite(dW).all() for _, dW, _ in steps):
             raise TrainingDiverged(f"the step on this example with lr={lr:g} gives NaN or infinite values "
                                    f"(loss {loss}); the weights were not changed")
-        W[0][lit] = new_W[0]
-        for l in range(len(W)):
-            if l > 0:
-                W[l][...] = new_W[l]
-            b[l][...] = new_b[l]
+        for l, dW, db in steps:
+            if l == 0:
+                W[0][lit] -= dW                         # only the lit rows of W1 change
+            else:
+                W[l] -= dW
+            b[l] -= db
         return loss
 
     def fit(self, X, y, epochs=10, batch_size=64, lr=0.1, momentum=0.0, lr_schedule=None,
