@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import ocrlib
-from ocrlib.fastpath import Trainer
 from ocrlib.activations import ACTIVATIONS
+from ocrlib.fastpath import Trainer
 from ocrlib.network import MLP, TrainingDiverged
 
 SHAPES = [(12, 7, 5), (12, 6, 4, 3), (784, 16, 10), (784, 12, 8, 10)]     # 1 and 2 hidden layers
