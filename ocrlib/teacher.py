@@ -30,6 +30,7 @@ on the 20 writers the shipped model reads worst (its table is in the README).
     teacher.undo()                                 # the weights as before that teach; the drawing forgotten
 """
 
+import functools
 import math
 
 import numpy as np
@@ -79,7 +80,7 @@ class Teacher:
         self.steps, self.batch_size, self.copies, self.taught_per_step = steps, batch_size, copies, taught_per_step
         self.at_risk, self.lr, self.consolidation = at_risk, lr, consolidation
         self.rng = np.random.default_rng(seed)
-        X, y = load_mnist("train") if rehearsal is None else rehearsal
+        X, y = mnist_train() if rehearsal is None else rehearsal
         self.X_rehearse = np.asarray(X, dtype=np.uint8).reshape(-1, N_PIXELS)       # (N, 784)
         self.y_rehearse = np.asarray(y, dtype=np.intp)
         self.by_digit = [np.flatnonzero(self.y_rehearse == d) for d in range(10)]
@@ -108,10 +109,11 @@ class Teacher:
         drawing (with its ``strokes``, if given) goes to the store, and is rehearsed by later teaches.
         Bad input raises ``ValueError`` with the weights unchanged and nothing stored.
         """
-        x = check_image(image)                                  # uint8 (784,)
+        x = check_image(image)                                  # uint8 (784,): what is trained on and stored
         label = check_label(label)
         model = self.model
-        p = model.predict_proba(x[None])[0]                     # (10,)
+        image = np.asarray(image).reshape(1, N_PIXELS)          # p(label) is read on the image as given
+        p = model.predict_proba(image)[0]                       # (10,)
         p_before, read_as = float(p[label]), int(p.argmax())
         saved = [p.copy() for p in self._params()]
         drawing_id = None
@@ -131,7 +133,7 @@ class Teacher:
         if drawing_id is not None:
             self._seen_id = max(self._seen_id, drawing_id)
         self._undo = (saved, len(self.taught_y) - 1, drawing_id)
-        return p_before, float(model.predict_proba(x[None])[0, label])
+        return p_before, float(model.predict_proba(image)[0, label])
 
     def _steps(self, x, label, read_as):
         """``steps`` SGD steps, each on a batch: the drawing and its moved copies, earlier drawings, MNIST digits
@@ -204,6 +206,14 @@ class Teacher:
 
 
 # --- the pieces ---
+
+@functools.cache
+def mnist_train():
+    """MNIST's training digits, read once per process and shared by every ``Teacher`` (read-only)."""
+    X, y = load_mnist("train")
+    X.flags.writeable = y.flags.writeable = False
+    return X, y
+
 
 def fisher_diagonal(model, X, rng, n=FISHER_SAMPLE):
     """EWC's F for each parameter (weights, then biases), scaled to a mean of 1 over all of them.
