@@ -115,12 +115,12 @@ class Teacher:
         image = np.asarray(image).reshape(1, N_PIXELS)          # p(label) is read on the image as given
         p = model.predict_proba(image)[0]                       # (10,)
         p_before, read_as = float(p[label]), int(p.argmax())
+        self._catch_up()                                        # drawings other pads taught meanwhile
         saved = [p.copy() for p in self._params()]
         drawing_id = None
         if self.store is not None:                              # first the store: a duplicate changes nothing
             drawing_id = self.store.add(x.reshape(IMAGE_SHAPE), label, strokes=strokes, pad=self.pad)
         try:
-            self._catch_up()                                    # drawings other pads taught meanwhile
             self._steps(x, label, read_as)
         except BaseException:
             self._restore(saved)
@@ -130,8 +130,6 @@ class Teacher:
         self.taught_X.append(x)
         self.taught_y.append(label)
         self.taught_ids.append(drawing_id)
-        if drawing_id is not None:
-            self._seen_id = max(self._seen_id, drawing_id)
         self._undo = (saved, len(self.taught_y) - 1, drawing_id)
         return p_before, float(model.predict_proba(image)[0, label])
 
