@@ -166,9 +166,7 @@ class TaughtStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-        with _Connection(self.path) as db:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode = WAL")     # writers append to a log; readers never wait
+        _write_ahead_log(self.path)
         self._import_npz(self.path.with_suffix(".npz"))
 
     def _import_npz(self, npz_path):
@@ -219,6 +217,26 @@ class _Connection:
             raise TaughtFileError(f"{self.path}: not a readable taught-drawings database ({error}); "
                                   f"it was left as it is") from None
         return False
+
+
+def _write_ahead_log(path):
+    """Switch the database to write-ahead logging (it stays so): writers append to a log, readers never wait.
+
+    The switch needs the file to itself for a moment; while other pads hold it, try again until BUSY_TIMEOUT.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT)
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal" or \
+                    db.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise TaughtFileError(f"{path}: cannot switch to write-ahead logging ({err})") from None
+        finally:
+            db.close()
+        time.sleep(0.01)
 
 
 def _header(db, path):

@@ -222,10 +222,13 @@ def test_four_processes_and_killed_ones_lose_nothing(tmp_path):
     victims = {}
     for seed in (100, 101, 102):
         victim = start(seed, 1000)
-        time.sleep(rng.uniform(0.3, 1.5))
+        first = victim.stdout.readline()                # it is up and writing ...
+        time.sleep(rng.uniform(0.0, 0.5))               # ... and dies at some moment of its work
         victim.send_signal(signal.SIGKILL)
-        out, _ = victim.communicate()
-        victims[seed] = committed(out)
+        victims[seed] = committed(first + victim.stdout.read())       # the same reader: nothing read is lost
+        victim.wait()
+        victim.stdout.close()
+        victim.stderr.close()
     reports = {}
     for seed, writer in writers.items():
         out, err = writer.communicate(timeout=120)
