@@ -13,6 +13,7 @@ Three ways to teach, side by side: none, the plain step ``train_on_instance(lr=0
 import argparse
 import copy
 import datetime
+import functools
 import os
 import statistics
 import time
@@ -20,12 +21,11 @@ import time
 import numpy as np
 
 import ocrlib
+from benchmarks.__main__ import cpu_model
 from ocrlib import teacher as defaults
 from ocrlib.network import MLP
 from ocrlib.pendigits import load_pen_digits, pen_digits_to_mnist
 from ocrlib.teacher import Teacher
-
-from benchmarks.__main__ import cpu_model
 
 PLAIN_LR = 0.03         # the pad's one-step teach before Teacher
 MIN_DIGITS = 20         # a writer needs this many digits: half to teach from, half to score
@@ -63,7 +63,7 @@ def run(base, method, writer_digits, X_test, y_test, rehearsal, teacher_options)
         half = len(labels) // 2
         model = copy.deepcopy(base)
         if method == "plain":
-            teach = lambda x, y: model.train_on_instance(x, y, lr=PLAIN_LR)
+            teach = functools.partial(model.train_on_instance, lr=PLAIN_LR)
         elif method == "Teacher":
             teach = Teacher(model, rehearsal=rehearsal, **teacher_options).teach
         else:

@@ -44,9 +44,10 @@ import math
 
 import numpy as np
 
+from ocrlib.activations import ACTIVATIONS
 from ocrlib.fastpath import Trainer
 from ocrlib.mnist import IMAGE_SHAPE, N_PIXELS, load_mnist
-from ocrlib.network import ACTIVATIONS, TrainingDiverged
+from ocrlib.network import TrainingDiverged
 from ocrlib.taught import TaughtStore, check_label
 
 # Defaults, each chosen by measurement (python -m benchmarks.teaching; README, "Teaching without forgetting"):

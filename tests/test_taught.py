@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 
 from ocrlib.strokeset import SOURCES, load_stroke_set, pack
-from ocrlib.taught import (DuplicateDrawing, TaughtFileError, TaughtStore, export_stroke_set, load_taught,
-                           read_taught, resolve_path)
+from ocrlib.taught import (
+    DuplicateDrawing,
+    TaughtFileError,
+    TaughtStore,
+    export_stroke_set,
+    load_taught,
+    resolve_path,
+)
 
 
 def a_drawing(rng):
