@@ -29,6 +29,7 @@ from ocrlib.teacher import Teacher
 
 PLAIN_LR = 0.03         # the pad's one-step teach before Teacher
 MIN_DIGITS = 20         # a writer needs this many digits: half to teach from, half to score
+TEACHER_OPTIONS = ("steps", "batch_size", "copies", "taught_per_step", "at_risk", "lr", "consolidation")
 TARGETS = {"mnist_mean": 0.988, "mnist_worst": 0.985, "gain": 0.08, "median_ms": 20.0}
 
 
@@ -104,8 +105,9 @@ def table(results, n_writers):
     lines.append(f"| presses (misread digits taught) | {cells('presses', str)} | | |")
     lines.append(f"| teach latency, median | — | {results['plain']['median_ms']:.2f} ms | {s['median_ms']:.1f} ms | "
                  f"≤ {TARGETS['median_ms']:.0f} ms | {met(s['median_ms'] <= TARGETS['median_ms'])} |")
-    lines.append(f"| teach latency, 95th percentile | — | {results['plain']['p95_ms']:.2f} ms | {s['p95_ms']:.1f} ms | | |")
-    lines.append(f"| teach CPU time, median | — | {results['plain']['cpu_ms']:.2f} ms | {s['cpu_ms']:.1f} ms | | |")
+    plain = results["plain"]
+    lines.append(f"| teach latency, 95th percentile | — | {plain['p95_ms']:.2f} ms | {s['p95_ms']:.1f} ms | | |")
+    lines.append(f"| teach CPU time, median | — | {plain['cpu_ms']:.2f} ms | {s['cpu_ms']:.1f} ms | | |")
     return "\n".join(lines)
 
 
@@ -114,13 +116,12 @@ def main(argv=None):
     parser.add_argument("--writers", type=int, default=20, help="how many of the worst-read writers (default 20)")
     parser.add_argument("--model", help="model file to teach (default: the shipped pretrained model)")
     parser.add_argument("--seed", type=int, default=0, help="seed of where each digit is placed on the canvas")
-    for name, value in [("steps", defaults.STEPS), ("batch_size", defaults.BATCH_SIZE), ("copies", defaults.COPIES),
-                        ("taught_per_step", defaults.TAUGHT_PER_STEP), ("at_risk", defaults.AT_RISK), ("lr", defaults.LR),
-                        ("consolidation", defaults.CONSOLIDATION)]:
+    for name in TEACHER_OPTIONS:
+        value = getattr(defaults, name.upper())
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
                             help=f"Teacher's {name} (default {value})")
     args = parser.parse_args(argv)
-    options = {k: getattr(args, k) for k in ("steps", "batch_size", "copies", "taught_per_step", "at_risk", "lr", "consolidation")}
+    options = {name: getattr(args, name) for name in TEACHER_OPTIONS}
 
     base = MLP.load(args.model) if args.model else ocrlib.load_pretrained()
     X_test, y_test = ocrlib.load_mnist("test")

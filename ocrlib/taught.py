@@ -95,7 +95,8 @@ class TaughtStore:
         Raises ``DuplicateDrawing`` if this very drawing (image and strokes) is already stored.
         """
         label = check_label(label)
-        row = (label, _image_bytes(image), _strokes_json(strokes), time.time(), str(pad), drawing_digest(image, strokes))
+        row = (label, _image_bytes(image), _strokes_json(strokes), time.time(), str(pad),
+               drawing_digest(image, strokes))
         with self._connect() as db:
             try:
                 cursor = db.execute("INSERT INTO drawings (label, image, strokes, taught_at, pad, digest) "
