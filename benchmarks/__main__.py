@@ -262,8 +262,8 @@ def drawing_path(net, repeats):
 def teach_step(net, repeats):
     """The pad's "This is a 2" button: one train_on_instance step on the drawing, at the pad's learning rate."""
     try:
+        from ocrlib.pad import TEACH_LR
         from ocrlib.preprocess import rasterize, to_mnist
-        from ocrlib.widget import TEACH_LR
     except ImportError:
         return None
     image = to_mnist(rasterize(a_drawn_two()))

@@ -5,6 +5,6 @@ from ocrlib.network import MLP, TrainingDiverged, cross_entropy, softmax
 from ocrlib.preprocess import rasterize, to_mnist
 from ocrlib.pretrained import load_pretrained
 
-__all__ = ["MLP", "TrainingDiverged", "cross_entropy", "load_mnist", "load_pretrained", "rasterize", "read_idx", "softmax",
-           "to_mnist"]
+__all__ = ["MLP", "TrainingDiverged", "cross_entropy", "load_mnist", "load_pretrained", "rasterize", "read_idx",
+           "softmax", "to_mnist"]
 __version__ = "0.1.0"

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ocrlib.paths import MNIST_DIR
+
 # dtype code -> big-endian NumPy dtype
 IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -30,7 +32,8 @@ IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+IMAGE_SHAPE = (28, 28)     # every MNIST image, and so the network's input
+N_PIXELS = 28 * 28         # 784: an image as one row of inputs
 
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -111,7 +114,7 @@ def load_mnist(split="train", data_dir=None, verify=None):
     """
     if split not in FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    folder = Path(data_dir) if data_dir is not None else DATA_DIR
+    folder = Path(data_dir) if data_dir is not None else MNIST_DIR
     paths = [folder / name for name in FILES[split]]
     for path in paths:
         if not path.is_file():
@@ -119,7 +122,7 @@ def load_mnist(split="train", data_dir=None, verify=None):
         if verify or (verify is None and data_dir is None):
             _check_sha256(path)
     images, labels = (read_idx(p) for p in paths)
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE or images.dtype != np.uint8:
         raise IDXError(f"{paths[0]}: expected uint8 images of shape (N, 28, 28), got {images.dtype} {images.shape}")
     if labels.ndim != 1 or labels.dtype != np.uint8:
         raise IDXError(f"{paths[1]}: expected uint8 labels of shape (N,), got {labels.dtype} {labels.shape}")

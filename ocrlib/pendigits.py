@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ocrlib.mnist import IMAGE_SHAPE
+from ocrlib.paths import PEN_DIGITS_PATH
 from ocrlib.preprocess import CANVAS_SIZE, rasterize, to_mnist
-
-PEN_DIGITS_PATH = Path(__file__).resolve().parent.parent / "data" / "pen_digits" / "unipen_1a_dev.json.gz"
 
 
 def load_pen_digits(path=None):
@@ -53,7 +53,7 @@ def place_on_canvas(strokes, rng, height=(0.5, 0.8), size=CANVAS_SIZE):
 def pen_digits_to_mnist(drawings, seed=0, size=CANVAS_SIZE):
     """Each drawing placed on the canvas, then through the pad's path ``to_mnist(rasterize(...))``: (N, 28, 28)."""
     rng = np.random.default_rng(seed)
-    images = np.zeros((len(drawings), 28, 28), dtype=np.float32)
+    images = np.zeros((len(drawings),) + IMAGE_SHAPE, dtype=np.float32)
     for i, strokes in enumerate(drawings):
         image = to_mnist(rasterize(place_on_canvas(strokes, rng, size=size), size=size))
         if image is not None:

@@ -20,10 +20,12 @@ import math
 
 import numpy as np
 
+from ocrlib.mnist import IMAGE_SHAPE
+
 CANVAS_SIZE = 280    # the drawing pad is 280 x 280 pixels, ten times MNIST's 28
 PEN_WIDTH = 20       # pen diameter in canvas pixels: after to_mnist a stroke is about as thick as MNIST's
 BOX = 20             # MNIST scales each digit to fit a 20 x 20 box ...
-SIZE = 28            # ... and centres it in a 28 x 28 image
+SIZE = IMAGE_SHAPE[0]  # ... and centres it in a 28 x 28 image
 NOISE_FLOOR = 0.1    # ink fainter than this (after normalising to a maximum of 1) counts as background
 PIECE = 8.0          # segments are cut into pieces at most this long, so each fits a small fixed tile
 
@@ -220,3 +222,13 @@ def to_mnist(canvas):
     if image is None:
         return None
     return np.clip(paste_centered(scale_to_box(crop(image))), 0, 1)
+
+
+def drawings_to_mnist(drawings, line_width=None, size=CANVAS_SIZE):
+    """Each drawing through the pad's path, ``to_mnist(rasterize(strokes))``: float32 (D, 28, 28); blank is 0."""
+    images = np.zeros((len(drawings),) + IMAGE_SHAPE, dtype=np.float32)
+    for i, strokes in enumerate(drawings):
+        image = to_mnist(rasterize(strokes, size=size, line_width=line_width))
+        if image is not None:
+            images[i] = image
+    return images

@@ -1,4 +1,4 @@
-"""Make data/strokes/strokes_test.npz, the pen-drawn test set (see ocrlib/strokes.py for what is in it).
+"""Make data/strokes/strokes_test.npz, the pen-drawn test set (see ocrlib/strokeset.py for the format, ocrlib/stroke_synthesis.py for how the strokes are made).
 
     python scripts/make_stroke_set.py [--mnist 3000] [--per-digit 60] [--seed 0] [--out PATH]
 
@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ocrlib.mnist import load_mnist
-from ocrlib.strokes import STROKE_SET_PATH, TEMPLATES, mnist_strokes, place_on_pad, save_stroke_set, template_strokes
+from ocrlib.paths import STROKE_SET_PATH
+from ocrlib.stroke_synthesis import TEMPLATES, mnist_strokes, place_on_pad, template_strokes
+from ocrlib.strokeset import save_stroke_set
 
 
 def main(argv=None):

@@ -21,7 +21,7 @@ import pytest
 
 from ocrlib.preprocess import rasterize, to_mnist
 from ocrlib.pretrained import load_pretrained
-from ocrlib.widget import load_taught
+from ocrlib.taught import load_taught
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]

@@ -1,13 +1,14 @@
-"""The fast paths of ``MLP`` (``fit``, ``_sgd_step``, ``train_on_instance``) give the numbers of the reference
-``forward``/``backward``. Speed is measured by ``python -m benchmarks``, never asserted here."""
+"""The fast paths (``ocrlib/fastpath.py`` behind ``fit``, and ``train_on_instance``'s lit-pixel step) give the
+numbers of the reference ``forward``/``backward``. Speed is measured by ``python -m benchmarks``, never asserted
+here. Every test loops over the whole table of activations: a new entry is tested by being added."""
 
 import numpy as np
 import pytest
 
 import ocrlib
-from ocrlib.network import MLP, TrainingDiverged
+from ocrlib.fastpath import Trainer
+from ocrlib.network import ACTIVATIONS, MLP, TrainingDiverged
 
-ACTIVATIONS = ["relu", "sigmoid", "tanh"]
 SHAPES = [(12, 7, 5), (12, 6, 4, 3), (784, 16, 10), (784, 12, 8, 10)]     # 1 and 2 hidden layers
 EXACT = {"rtol": 1e-9, "atol": 1e-12}                                     # float64: only rounding differs
 FLOAT32 = {"rtol": 1e-5, "atol": 1e-7}
@@ -37,6 +38,10 @@ def every_network(test):
                  pytest.mark.parametrize("sizes", SHAPES)):
         test = mark(test)
     return test
+
+
+def trainer(net, batch_size):
+    return Trainer(net.weights, net.biases, ACTIVATIONS[net.activation], batch_size)
 
 
 def twins(sizes, activation, dtype=np.float64):
@@ -74,16 +79,16 @@ def assert_same_params(fast, ref, rtol, atol):
 def test_sgd_step_is_a_backward_step(sizes, activation, momentum, blank_columns):
     fast, ref = twins(sizes, activation)
     X, y = toy_data(sizes, n=10, blank_columns=blank_columns)
-    velocity = [np.zeros_like(p) for p in fast.weights + fast.biases]
+    steps = trainer(fast, batch_size=6)
     ref_velocity = [np.zeros_like(p) for p in ref.weights + ref.biases]
     for batch in (slice(0, 6), slice(6, 10)):                  # two steps, so momentum carries over
         expected_loss = ref.loss(X[batch], y[batch])
         expected_correct = int((ref.predict(X[batch]) == y[batch]).sum())
         if blank_columns:                                      # the sparse first layer: lit columns only
             lit = np.flatnonzero(X[batch].any(axis=0))
-            loss, correct = fast._sgd_step(X[batch][:, lit], y[batch], 0.3, momentum, velocity, lit=lit)
+            loss, correct = steps.step(X[batch][:, lit], y[batch], 0.3, momentum, lit=lit)
         else:
-            loss, correct = fast._sgd_step(X[batch], y[batch], 0.3, momentum, velocity)
+            loss, correct = steps.step(X[batch], y[batch], 0.3, momentum)
         assert loss == pytest.approx(expected_loss, rel=1e-12)
         assert correct == expected_correct
         dW, db = ref.backward(X[batch], y[batch])
@@ -98,10 +103,9 @@ def test_sgd_step_with_buffers_reused_for_a_shorter_batch():
     sizes = (12, 6, 4, 3)
     fast, ref = twins(sizes, "relu")
     X, y = toy_data(sizes, n=7, blank_columns=True)
-    buffers = fast._step_buffers(16)                           # a fit's buffers; its last batch is shorter
-    velocity = [np.zeros_like(p) for p in fast.weights + fast.biases]
+    steps = trainer(fast, batch_size=16)                       # a fit's buffers; its last batch is shorter
     lit = np.flatnonzero(X.any(axis=0))
-    fast._sgd_step(X[:, lit], y, 0.5, 0.0, velocity, buffers, lit)
+    steps.step(X[:, lit], y, 0.5, 0.0, lit)
     dW, db = ref.backward(X, y)
     for p, grad in zip(ref.weights + ref.biases, dW + db):
         p -= 0.5 * grad
@@ -184,7 +188,7 @@ def test_fit_divergence_restores_the_epoch_start_weights(digits):
 
 def test_fit_names_a_wrong_augment_result(digits):
     X, y = digits
-    with pytest.raises(ValueError, match="expected 40 images"):
+    with pytest.raises(ValueError, match="augment must return 40 images"):
         MLP().fit(X, y, progress=False, augment=lambda images, rng: images[:10])
 
 
@@ -221,14 +225,6 @@ def test_train_on_instance_of_a_uint8_digit_is_a_backward_step(digits, sizes, ac
                                                               dtype=dtype).weights[0][unlit])
 
 
-def test_lit_pixels_are_the_values_of_as_input():
-    net = MLP((784, 4, 10), dtype=np.float32)
-    image = np.arange(784, dtype=np.uint16).reshape(28, 28).astype(np.uint8)      # every value 0..255, 0 four times
-    values, nz = net._lit_pixels(image)
-    np.testing.assert_array_equal(nz, np.flatnonzero(image))
-    np.testing.assert_array_equal(values, net.as_input(image)[0, nz])            # bit for bit
-
-
 def test_train_on_instance_accepts_every_input_form(digits):
     X, y = digits
     nets = [MLP((784, 16, 10), seed=1) for _ in range(4)]
@@ -261,7 +257,7 @@ def test_train_on_instance_raises_on_a_non_finite_loss_and_changes_nothing(digit
     net = MLP((784, 16, 10), seed=1)
     net.weights[1][:, 3] = scale                               # logit 3 becomes inf or NaN: no softmax
     before = [p.copy() for p in net.weights + net.biases]
-    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="lr=0.1; the weights were not changed"):
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="lr=0.1 gives NaN or infinite.*the weights were not changed"):
         net.train_on_instance(X[0], int(y[0]), lr=0.1)
     for p, saved in zip(net.weights + net.biases, before):
         np.testing.assert_array_equal(p, saved)

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 import ocrlib
-from ocrlib.network import MLP, TrainingDiverged, cross_entropy, one_hot, softmax
+from ocrlib.network import ACTIVATIONS, MLP, TrainingDiverged, cross_entropy, one_hot, softmax
 
-ACTIVATIONS = ["relu", "sigmoid", "tanh"]
 SHAPES = [(12, 7, 5), (12, 6, 4, 3), (784, 25, 10)]
 
 
@@ -144,7 +143,7 @@ def test_divergence_names_the_learning_rate_and_keeps_finite_weights(mnist_subse
 
 def test_fit_rejects_bad_arguments(mnist_subset):
     X, y = mnist_subset[:2]
-    for kwargs, message in [({"lr": 0}, "lr > 0"), ({"epochs": 0}, "epochs >= 1"),
+    for kwargs, message in [({"lr": 0}, "lr must be a finite number > 0"), ({"epochs": 0}, "epochs >= 1"),
                             ({"batch_size": 0}, "batch_size >= 1"), ({"momentum": 1.0}, "momentum < 1")]:
         with pytest.raises(ValueError, match=message):
             MLP().fit(X[:10], y[:10], progress=False, **kwargs)
@@ -186,7 +185,8 @@ def test_other_integer_pixels_are_refused_not_misread(dtype):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"activation": "softsign"}, "activation must be one of"),
+    ({"activation": "softsign"}, "activation must be one of \\['relu', 'sigmoid', 'tanh'\\], got 'softsign'"),
+    ({"activation": "gelu"}, "activation must be one of"),
     ({"sizes": (784,)}, "sizes must be at least"),
     ({"sizes": (784, 0, 10)}, "sizes must be at least"),
 ])

@@ -20,15 +20,8 @@ from ocrlib.preprocess import (
     to_mnist,
 )
 from ocrlib.pretrained import load_pretrained
-from ocrlib.strokes import (
-    evaluate_strokes,
-    load_stroke_set,
-    mnist_strokes,
-    pack,
-    place_on_pad,
-    unpack,
-    zhang_suen_thinning,
-)
+from ocrlib.stroke_synthesis import mnist_strokes, place_on_pad, zhang_suen_thinning
+from ocrlib.strokeset import evaluate_strokes, load_stroke_set, pack, unpack
 
 ONE = [np.array([[140.0, 40.0], [140.0, 240.0]])]
 

@@ -5,8 +5,9 @@ import pytest
 
 from ocrlib.preprocess import rasterize, to_mnist
 from ocrlib.pretrained import MODEL_PATH, load_pretrained
-from ocrlib.strokes import load_stroke_set
-from ocrlib.widget import DigitPad, load_taught, read_taught
+from ocrlib.strokeset import load_stroke_set
+from ocrlib.taught import load_taught, read_taught
+from ocrlib.widget import DigitPad
 
 
 def draw(pad, points):
@@ -40,8 +41,8 @@ def test_blank_pad_never_predicts_nor_trains(pad, tmp_path):
     before = [w.copy() for w in pad.model.weights]
     assert pad.teach(3) is None
     pad.teach_buttons[3].click()
-    assert "blank" in pad.status.value
-    assert pad.taught == 0 and not (tmp_path / "taught.npz").exists()
+    assert "blank" in pad.status
+    assert pad.taught_count == 0 and not (tmp_path / "taught.npz").exists()
     assert all(np.array_equal(a, b) for a, b in zip(before, pad.model.weights))
 
 
@@ -94,18 +95,46 @@ def test_undo_removes_the_last_stroke_and_clear_removes_all(pad):
 def test_teach_raises_the_probability_and_keeps_the_drawing(pad, tmp_path):
     draw(pad, [(140, 40), (140, 240)])
     p_before = float(pad.probabilities[7])
-    before, after = pad.teach(7)
-    assert before == pytest.approx(p_before) and after > before
-    assert pad.taught == 1 and "1" in pad.taught_label.value
+    report = pad.teach(7)
+    assert report.label == 7 and report.p_before == pytest.approx(p_before) and report.p_after > report.p_before
+    X_test, y_test = pad._forgetting_sample()
+    assert len(y_test) == 1000 and report.accuracy_after == pad.model.evaluate(X_test, y_test)
+    assert 0.9 < report.accuracy_before <= 1 and report.message in pad.status_line.value
+    assert pad.taught_count == 1 and "Drawings taught: 1" in pad.taught_label.value
     draw_digit(pad, 3)
     pad.teach_buttons[3].click()
-    assert pad.taught == 2 and "p(3)" in pad.status.value
+    assert pad.taught_count == 2 and "p(3)" in pad.status
     X, y = load_taught(tmp_path / "taught.npz")
     assert X.shape == (2, 28, 28) and X.dtype == np.uint8 and y.tolist() == [7, 3]
     assert np.abs(X[1] / 255 - pad.image).max() < 0.01 or pad.prediction == 3
     drawings, _images, _labels = read_taught(tmp_path / "taught.npz")
     assert len(drawings) == 2 and len(drawings[0]) == 1
     assert np.allclose(drawings[0][0], [(140, 40), (140, 240)])
+
+
+def test_undo_teach_restores_the_weights_and_forgets_the_drawing(pad, tmp_path):
+    draw(pad, [(140, 40), (140, 240)])
+    pad.teach(1)
+    before = [p.copy() for p in pad.model.weights + pad.model.biases]
+    assert pad.undo_teach_button.disabled is False
+    draw_digit(pad, 3)
+    pad.teach(5)
+    assert pad.taught_count == 2 and pad.can_undo_teach
+    pad.undo_teach_button.click()
+    assert pad.taught_count == 1 and not pad.can_undo_teach and pad.undo_teach_button.disabled
+    for p, saved in zip(pad.model.weights + pad.model.biases, before):
+        np.testing.assert_array_equal(p, saved)
+    assert load_taught(tmp_path / "taught.npz")[1].tolist() == [1]
+    assert pad.undo_teach() is False and "Nothing to undo" in pad.status
+
+
+def test_a_read_only_pad_does_not_teach(tmp_path):
+    pad = DigitPad(taught_path=tmp_path / "taught.npz", teaching=False)
+    draw(pad, [(140, 40), (140, 240)])
+    before = [p.copy() for p in pad.model.weights]
+    assert pad.teach(1) is None and "switched off" in pad.status
+    assert all(np.array_equal(a, b) for a, b in zip(before, pad.model.weights))
+    assert not (tmp_path / "taught.npz").exists()
 
 
 def test_dataset_file_survives_a_new_pad(tmp_path):
@@ -153,7 +182,7 @@ def test_save_model_and_reset(pad, tmp_path):
     assert np.allclose(saved.predict_proba(pad.image), pad.model.predict_proba(pad.image))
     assert not np.allclose(saved.weights[0], load_pretrained().weights[0])
     pad.reset_button.click()
-    assert pad.taught == 0
+    assert pad.taught_count == 1 and not pad.can_undo_teach        # the taught drawing stays in its file
     assert np.allclose(pad.model.predict_proba(pad.image), load_pretrained().predict_proba(pad.image))
 
 
@@ -163,7 +192,7 @@ def test_save_refuses_the_shipped_model(pad):
         pad.save_model(MODEL_PATH)
     pad.model_path = MODEL_PATH
     pad.save_button.click()                             # the button shows the reason instead of raising
-    assert "refusing" in pad.status.value
+    assert "refusing" in pad.status
     assert MODEL_PATH.read_bytes() == shipped
 
 
@@ -211,7 +240,7 @@ def test_the_app_notebook_shows_only_the_pad():
 
 
 def test_ink_drawn_piece_by_piece_equals_the_whole_stroke(pad, monkeypatch):
-    monkeypatch.setattr("ocrlib.widget.PREDICT_INTERVAL", 0.0)          # predict at every move
+    monkeypatch.setattr("ocrlib.pad.PREDICT_INTERVAL", 0.0)          # predict at every move
     t = np.linspace(0, 2 * np.pi, 120)
     spiral = np.c_[140 + (30 + 20 * t) * np.cos(t), 140 + (30 + 20 * t) * np.sin(t)]
     draw(pad, spiral.tolist())

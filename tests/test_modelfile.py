@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import ocrlib
+from ocrlib.atomic import atomic_write
+from ocrlib.modelfile import ModelFileError
 from ocrlib.network import MLP
-from ocrlib.saving import ModelFileError, atomic_write
 
 
 @pytest.fixture
@@ -149,7 +150,7 @@ def test_npz_with_a_pickled_object_is_refused_without_running_it(tmp_path, net):
 def test_unknown_extension(tmp_path, net, method):
     path = tmp_path / "model.pkl"
     path.write_bytes(b"")
-    with pytest.raises(ValueError, match=r"model.pkl: the extension must be .npz or .json"):
+    with pytest.raises(ValueError, match=r"model.pkl: expected a model file name ending in .npz or .json, got '.pkl'"):
         net.save(path) if method == "save" else MLP.load(path)
 
 
@@ -168,7 +169,7 @@ def test_refuses_to_save_non_finite_weights(tmp_path, net):
     net.save(path)
     before = path.read_bytes()
     net.weights[0][0, 0] = np.inf
-    with pytest.raises(ValueError, match="model.npz: W1 holds NaN or infinite values"):
+    with pytest.raises(ModelFileError, match="model.npz: refusing to save W1, which holds NaN or infinite values"):
         net.save(path)
     assert path.read_bytes() == before
 

@@ -1,114 +1,19 @@
-"""A test set of pen-drawn digits, kept as strokes, and the tools that make it.
+"""Digits made as strokes, for testing the pad's whole path: ``scripts/make_stroke_set.py`` uses these.
 
-The network must recognise digits drawn on the pad: strokes rasterized with a round pen, then ``to_mnist``.
-MNIST's images are not strokes, so the set is made two ways (``scripts/make_stroke_set.py``):
+Two ways to get strokes that look like a person drew them on the 280 x 280 pad:
 
-- MNIST *test* digits (never training digits: the shipped model learns from those), thinned to one-pixel
-  skeletons (Zhang-Suen thinning), traced into polylines, then placed on the 280 x 280 pad at random sizes,
-  positions, slants and rotations, with a little hand tremor.
-- Digits written as strokes from templates (several styles per digit: a 1 with or without a flag, an open
-  or closed 4, a 7 with or without a bar, ...), with random shape distortion.
+- from MNIST *test* digits (never training digits: the shipped model learns from those): thinned to
+  one-pixel skeletons (Zhang-Suen thinning) and traced into polylines (``mnist_strokes``);
+- from templates, several handwriting styles per digit (a 1 with or without a flag, an open or closed 4,
+  a 7 with or without a bar, ...), with random shape distortion (``template_strokes``);
 
-The file ``data/strokes/strokes_test.npz`` holds them flat (read with ``allow_pickle=False``):
-
-    points           float32 (P, 2)  every (x, y) point of every stroke, canvas pixels, y down
-    stroke_starts    int64 (S + 1,)  stroke s is points[stroke_starts[s]:stroke_starts[s + 1]]
-    drawing_starts   int64 (D + 1,)  drawing d is strokes drawing_starts[d] .. drawing_starts[d + 1] - 1
-    labels           uint8 (D,)      the digit drawn
-    source           uint8 (D,)      0 = traced MNIST test digit, 1 = template, 2 = taught on the pad
-    mnist_index      int64 (D,)      index into the MNIST test set, -1 for templates
+then placed on the pad at a random size, position, slant and rotation, with a little tremor
+(``place_on_pad``).
 """
-
-from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 
-from ocrlib.preprocess import CANVAS_SIZE, rasterize, to_mnist
-
-STROKE_SET_PATH = Path(__file__).resolve().parent.parent / "data" / "strokes" / "strokes_test.npz"
-SOURCES = ("mnist-test traced", "template", "taught")   # the codes 0, 1, 2 of ``source``
-
-
-# --- the file ---
-
-def pack(drawings, labels, source, mnist_index):
-    """Drawings (lists of (k, 2) stroke arrays) -> the flat arrays of the file format."""
-    strokes = [np.asarray(s, dtype=np.float32).reshape(-1, 2) for d in drawings for s in d]
-    stroke_lengths = [len(s) for s in strokes]
-    return {
-        "points": np.concatenate(strokes) if strokes else np.zeros((0, 2), np.float32),
-        "stroke_starts": np.concatenate([[0], np.cumsum(stroke_lengths)]).astype(np.int64),
-        "drawing_starts": np.concatenate([[0], np.cumsum([len(d) for d in drawings])]).astype(np.int64),
-        "labels": np.asarray(labels, dtype=np.uint8),
-        "source": np.asarray(source, dtype=np.uint8),
-        "mnist_index": np.asarray(mnist_index, dtype=np.int64),
-    }
-
-
-def unpack(arrays, name="<arrays>"):
-    """The flat arrays -> (drawings, labels); each drawing is a list of (k, 2) float32 stroke arrays."""
-    needed = ("points", "stroke_starts", "drawing_starts", "labels")
-    missing = [key for key in needed if key not in arrays]
-    if missing:
-        raise ValueError(f"{name}: missing arrays {missing} (expected {list(needed)})")
-    points, stroke_starts = arrays["points"], arrays["stroke_starts"]
-    drawing_starts, labels = arrays["drawing_starts"], arrays["labels"]
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"{name}: points must be (P, 2), got {points.shape}")
-    if stroke_starts[-1] != len(points) or drawing_starts[-1] != len(stroke_starts) - 1:
-        raise ValueError(f"{name}: stroke_starts / drawing_starts do not match the number of points / strokes")
-    if len(labels) != len(drawing_starts) - 1:
-        raise ValueError(f"{name}: {len(labels)} labels for {len(drawing_starts) - 1} drawings")
-    strokes = [points[a:b] for a, b in pairwise(stroke_starts)]
-    drawings = [strokes[a:b] for a, b in pairwise(drawing_starts)]
-    return drawings, labels.astype(np.intp)
-
-
-def save_stroke_set(path, drawings, labels, source, mnist_index):
-    from ocrlib.saving import atomic_write
-
-    arrays = pack(drawings, labels, source, mnist_index)
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
-
-
-def load_stroke_set(path=None, source=None):
-    """The pen-drawn test set: ``(drawings, labels)``, drawings a list of lists of (k, 2) stroke arrays.
-
-    ``source`` keeps only one kind: ``"mnist-test traced"`` or ``"template"`` (default: both).
-    """
-    path = Path(path) if path is not None else STROKE_SET_PATH
-    if not path.is_file():
-        raise FileNotFoundError(f"stroke set not found: {path} (make it with: python scripts/make_stroke_set.py)")
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {key: npz[key] for key in npz.files}
-    drawings, labels = unpack(arrays, name=str(path))
-    if source is not None:
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES} or None, got {source!r}")
-        keep = np.flatnonzero(arrays["source"] == SOURCES.index(source))
-        drawings, labels = [drawings[i] for i in keep], labels[keep]
-    return drawings, labels
-
-
-def drawings_to_mnist(drawings, line_width=None, size=CANVAS_SIZE):
-    """Each drawing through the pad's pipeline, ``to_mnist(rasterize(strokes))``: float32 (D, 28, 28)."""
-    images = np.zeros((len(drawings), 28, 28), dtype=np.float32)
-    for i, strokes in enumerate(drawings):
-        image = to_mnist(rasterize(strokes, size=size, line_width=line_width))
-        if image is not None:
-            images[i] = image
-    return images
-
-
-def evaluate_strokes(model, drawings=None, labels=None, line_width=None):
-    """Accuracy of ``model`` on pen-drawn digits (default: the whole stroke set), through the pad's pipeline."""
-    if drawings is None:
-        drawings, labels = load_stroke_set()
-    if labels is None or len(labels) != len(drawings):
-        raise ValueError(f"labels must give one digit per drawing ({len(drawings)} drawings)")
-    return model.evaluate(drawings_to_mnist(drawings, line_width=line_width), np.asarray(labels))
-
+from ocrlib.preprocess import CANVAS_SIZE
 
 # --- making strokes from MNIST images: thin to a skeleton, then trace it ---
 

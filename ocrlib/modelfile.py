@@ -1,4 +1,4 @@
-"""Saving and loading models, and atomic file writes.
+"""Model files: what ``MLP.save`` writes and ``MLP.load`` reads.
 
 Formats:
 - ``.npz``: arrays ``W1, b1, W2, b2, ...`` plus ``sizes`` and ``activation``; read with ``allow_pickle=False``.
@@ -7,73 +7,57 @@ Formats:
 - The original OCR_AI ``neural_network.json``: keys ``theta1``, ``theta2``, ``b1``, ``b2`` (one sigmoid hidden
   layer), with the thetas in either orientation ((inputs, hidden) or (hidden, inputs)).
 
-Loading never runs code from the file. Every write goes to a temporary file in the same folder and is then
-renamed over the target, so a crash or a full disk mid-save leaves the previous file as it was.
+Loading never runs code from the file. Saving is atomic (``ocrlib/atomic.py``): a crash or a full disk
+mid-save leaves the previous file as it was. Every problem with a model file is a ``ModelFileError``, on save
+and on load, naming the file, what was expected and what was found.
 """
 
 import json
-import os
-import tempfile
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
+from ocrlib.atomic import atomic_write
+
 FORMAT = "ocrlib.MLP"
+SUFFIXES = (".npz", ".json")
 
 
 class ModelFileError(ValueError):
-    """A model file that cannot be loaded; the message names the file and what is wrong."""
+    """A model file that cannot be written or read; the message names the file and what is wrong."""
 
 
-def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it to ``path``."""
+def save_model(path, sizes, activation, params):
+    """Write a model (its ``sizes``, ``activation`` name and ``params`` {"W1": ..., "b1": ...}) to ``path``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _default_mode())
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _default_mode():
-    """The permissions a plain ``open(path, "w")`` would give (mkstemp's own are owner-only)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def save_model(net, path):
-    path = Path(path)
-    if path.suffix not in (".npz", ".json"):
-        raise ValueError(f"cannot save a model to {path}: the extension must be .npz or .json")
-    for name, value in net.params.items():
+    if path.suffix not in SUFFIXES:
+        raise ModelFileError(f"{path}: expected a model file name ending in .npz or .json, got {path.suffix!r}")
+    for name, value in params.items():
         if not np.all(np.isfinite(value)):
-            raise ValueError(f"refusing to save to {path}: {name} holds NaN or infinite values")
+            raise ModelFileError(f"{path}: refusing to save {name}, which holds NaN or infinite values")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot save a model to {path}: folder {path.parent} does not exist")
     if path.suffix == ".npz":
-        arrays = dict(net.params, sizes=np.array(net.sizes), activation=np.array(net.activation))
+        arrays = dict(params, sizes=np.array(sizes), activation=np.array(activation))
         atomic_write(path, lambda f: np.savez(f, **arrays))
     else:
-        doc = {"format": FORMAT, "sizes": list(net.sizes), "activation": net.activation}
-        doc.update({name: value.tolist() for name, value in net.params.items()})
+        doc = {"format": FORMAT, "sizes": list(sizes), "activation": activation}
+        doc.update({name: value.tolist() for name, value in params.items()})
         atomic_write(path, lambda f: f.write(json.dumps(doc).encode()))
 
 
-def load_model(path):
-    from ocrlib.network import ACTIVATIONS, MLP
+def load_model(path, activations):
+    """Read a model file: ``(sizes, activation, params)``, with every array checked against ``sizes``.
 
+    ``activations`` are the known activation names (``network.ACTIVATIONS``).
+    """
     path = Path(path)
-    if path.suffix not in (".npz", ".json"):
-        raise ValueError(f"cannot load a model from {path}: the extension must be .npz or .json")
+    if path.suffix not in SUFFIXES:
+        raise ModelFileError(f"{path}: expected a model file name ending in .npz or .json, got {path.suffix!r}")
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as npz:
@@ -94,8 +78,8 @@ def load_model(path):
         if key not in doc:
             raise ModelFileError(f"{path}: missing key {key!r}")
     activation = str(np.asarray(doc["activation"]))
-    if activation not in ACTIVATIONS:
-        raise ModelFileError(f"{path}: unknown activation {activation!r} (expected one of {sorted(ACTIVATIONS)})")
+    if activation not in activations:
+        raise ModelFileError(f"{path}: unknown activation {activation!r} (expected one of {sorted(activations)})")
     try:
         sizes = tuple(int(s) for s in np.asarray(doc["sizes"]).reshape(-1))
     except (TypeError, ValueError):
@@ -103,20 +87,21 @@ def load_model(path):
     if len(sizes) < 2 or min(sizes) < 1:
         raise ModelFileError(f"{path}: 'sizes' must list at least two positive layer sizes, got {sizes}")
 
-    net = MLP(sizes, activation=activation)
-    for name, current in net.params.items():
-        if name not in doc:
-            raise ModelFileError(f"{path}: missing key {name!r} for sizes {sizes}")
-        try:
-            value = np.asarray(doc[name], dtype=np.float32)
-        except (TypeError, ValueError):
-            raise ModelFileError(f"{path}: {name} is not an array of numbers") from None
-        if value.shape != current.shape:
-            raise ModelFileError(f"{path}: {name} has shape {value.shape}, expected {current.shape} for sizes {sizes}")
-        if not np.all(np.isfinite(value)):
-            raise ModelFileError(f"{path}: {name} holds NaN or infinite values")
-        current[...] = value
-    return net
+    params = {}
+    for l, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
+        for name, shape in ((f"W{l}", (n_in, n_out)), (f"b{l}", (n_out,))):
+            if name not in doc:
+                raise ModelFileError(f"{path}: missing key {name!r} for sizes {sizes}")
+            try:
+                value = np.asarray(doc[name], dtype=np.float32)
+            except (TypeError, ValueError):
+                raise ModelFileError(f"{path}: {name} is not an array of numbers") from None
+            if value.shape != shape:
+                raise ModelFileError(f"{path}: {name} has shape {value.shape}, expected {shape} for sizes {sizes}")
+            if not np.all(np.isfinite(value)):
+                raise ModelFileError(f"{path}: {name} holds NaN or infinite values")
+            params[name] = value
+    return sizes, activation, params
 
 
 def _from_original_layout(doc, path):
