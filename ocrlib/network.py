@@ -29,6 +29,8 @@ import numpy as np
 from ocrlib import fastpath, modelfile
 from ocrlib.mnist import IMAGE_SHAPE, N_PIXELS
 
+MAX_PARAMETERS = 10_000_000     # the largest network MLP() builds or MLP.load reads (784-800-10: 636,010)
+
 # --- activations (notebook 02), each with its derivative written from its output a = f(z) ---
 # Each takes ``out=`` so that the fast path can work in place; the reference never passes it.
 
@@ -105,15 +107,13 @@ class MLP:
     """
 
     def __init__(self, sizes=(784, 25, 10), activation="relu", seed=0, dtype=np.float32):
-        sizes = tuple(int(s) for s in sizes)
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"sizes must be at least (inputs, outputs) of positive ints, got {sizes}")
-        if activation not in ACTIVATIONS:
+        sizes = _check_sizes(sizes)
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.sizes = sizes
         self.activation = activation
-        self.dtype = np.dtype(dtype)
-        rng = np.random.default_rng(seed)
+        self.dtype = _check_dtype(dtype)
+        rng = _rng(seed)
         self.weights, self.biases = [], []
         for layer, (n_in, n_out) in enumerate(pairwise(sizes)):
             if layer == len(sizes) - 2:
@@ -136,28 +136,36 @@ class MLP:
 
     # --- inputs ---
 
-    def as_input(self, X):
-        """Images (..., 28, 28) or (..., 784) -> float rows (N, 784). uint8 is scaled by 1/255."""
+    def as_input(self, X, name="X"):
+        """Images (..., 28, 28) or (..., 784) -> float rows (N, 784). uint8 is scaled by 1/255.
+
+        Floats must already be pixels in [0, 1]: anything else (NaN, -1..1, 0..255) raises, naming ``name``.
+        """
         X = np.asarray(X)
         n_in = self.sizes[0]
         if X.shape[-2:] == IMAGE_SHAPE and n_in == N_PIXELS:
             X = X.reshape(X.shape[:-2] + (N_PIXELS,))
         if X.ndim == 0 or X.shape[-1] != n_in:
-            raise ValueError(f"X must have shape (..., 28, 28) or (..., {n_in}), got {X.shape}")
+            raise ValueError(f"{name} must have shape (..., 28, 28) or (..., {n_in}), got {X.shape}")
         if X.dtype == np.uint8:
             return X.reshape(-1, n_in).astype(self.dtype) / self.dtype.type(255)
         if not np.issubdtype(X.dtype, np.floating):
-            raise TypeError(f"X must be uint8 pixels (0..255) or floats in [0, 1], got dtype {X.dtype}"
-                            + ("; for pixel values use X.astype(np.uint8)" if X.dtype.kind in "iu" else ""))
-        return X.reshape(-1, n_in).astype(self.dtype, copy=False)
+            raise TypeError(f"{name} must be uint8 pixels (0..255) or floats in [0, 1], got dtype {X.dtype}"
+                            + (f"; for pixel values use {name}.astype(np.uint8)" if X.dtype.kind in "iu" else ""))
+        X = X.reshape(-1, n_in).astype(self.dtype, copy=False)
+        _check_pixels(X, name)
+        return X
 
-    def labels(self, y, n):
+    def labels(self, y, n, name="y"):
         """Labels y as integers (n,), checked against the number of inputs n and of outputs."""
-        y = np.asarray(y).reshape(-1)
+        y = np.asarray(y)
+        if y.ndim > 1 and y.size != len(y):
+            raise ValueError(f"{name} must be one label per input, shape ({n},), got shape {y.shape}")
+        y = y.reshape(-1)
         if len(y) != n:
-            raise ValueError(f"y has {len(y)} labels for {n} inputs")
+            raise ValueError(f"{name} has {len(y)} labels for {n} inputs")
         if not np.issubdtype(y.dtype, np.integer) or y.min(initial=0) < 0 or y.max(initial=0) >= self.sizes[-1]:
-            raise ValueError(f"y must hold integer labels 0..{self.sizes[-1] - 1}, got {y.dtype} {y[:10]}...")
+            raise ValueError(f"{name} must hold integer labels 0..{self.sizes[-1] - 1}, got {y.dtype} {y[:10]}...")
         return y.astype(np.intp)
 
     # --- the reference: forward and backward, as in the notebooks ---
@@ -189,8 +197,12 @@ class MLP:
         return dW, db
 
     def loss(self, X, y):
+        """The mean cross-entropy on (X, y)."""
         p = self.forward(X)[-1]
-        return cross_entropy(p, self.labels(y, len(p)))
+        y = self.labels(y, len(p))
+        if len(p) == 0:
+            raise ValueError("X holds no images: the loss is a mean over at least one")
+        return cross_entropy(p, y)
 
     # --- prediction ---
 
@@ -207,6 +219,9 @@ class MLP:
         """Accuracy: the fraction of inputs whose predicted digit equals the label."""
         X = self.as_input(X)
         y = self.labels(y, len(X))
+        _check_count("batch_size", batch_size)
+        if len(X) == 0:
+            raise ValueError("X holds no images: accuracy is a fraction of at least one")
         correct = sum(int((self.predict(X[i:i + batch_size]) == y[i:i + batch_size]).sum())
                       for i in range(0, len(X), batch_size))
         return correct / len(X)
@@ -222,10 +237,13 @@ class MLP:
         raises ``TrainingDiverged`` and no weight changes.
         """
         _check_lr(lr)
-        x = self.as_input(x)
+        x = self.as_input(x, name="x")
         if len(x) != 1:
-            raise ValueError(f"train_on_instance takes one example, got {len(x)}")
-        label = int(self.labels([label], 1)[0])
+            raise ValueError(f"x must be one example (28, 28) or ({self.sizes[0]},), got {len(x)} of them")
+        if (isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer))
+                or not 0 <= label < self.sizes[-1]):
+            raise ValueError(f"label must be an integer 0..{self.sizes[-1] - 1}, got {label!r}")
+        label = int(label)
         f, f_prime = ACTIVATIONS[self.activation]
         W, b = self.weights, self.biases
         lit = np.flatnonzero(x[0])                      # (k,) indices of the lit pixels
@@ -275,21 +293,28 @@ class MLP:
         weights restored to those at the start of the epoch (the last values known to be finite).
         """
         images = np.asarray(X)
+        if augment is not None and not callable(augment):
+            raise TypeError(f"augment must be a function (images, rng) -> images, got {augment!r}")
         if augment is not None and (images.dtype != np.uint8 or images.shape[-2:] != IMAGE_SHAPE):
-            raise ValueError(f"augment needs uint8 images (N, 28, 28), got {images.dtype} {images.shape}")
+            raise ValueError(f"augment needs uint8 images X (N, 28, 28), got {images.dtype} {images.shape}")
         rows = self._rows(images)                               # (n, n_in) in the input's own dtype
         n = len(rows)
         y = self.labels(y, n)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1 \
-                or isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1 \
-                or not 0 <= momentum < 1:
-            raise ValueError(f"need epochs >= 1, batch_size >= 1 (whole numbers) and 0 <= momentum < 1; got "
-                             f"epochs={epochs!r}, batch_size={batch_size!r}, momentum={momentum!r}")
-        _check_lr(lr)
         if n == 0:
-            raise ValueError("fit needs at least one example, got 0")
+            raise ValueError("X holds no images: fit needs at least one example")
+        _check_count("epochs", epochs)
+        _check_count("batch_size", batch_size)
+        if (isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, (int, float, np.integer, np.floating))
+                or not 0 <= momentum < 1):
+            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        _check_lr(lr)
+        if validation is not None:
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise ValueError(f"validation must be a pair (X_val, y_val), got {type(validation).__name__}")
+            self.labels(validation[1], len(self._rows(validation[0], name="validation[0] (X_val)")),
+                        name="validation[1] (y_val)")
         schedule = _schedule(lr_schedule, lr, epochs)
-        rng = np.random.default_rng(seed)
+        rng = _rng(seed)
         trainer = fastpath.Trainer(self.weights, self.biases, ACTIVATIONS[self.activation], min(batch_size, n))
         history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "lr": []}
         bar = _progress_bar(progress, epochs * n)
@@ -303,12 +328,21 @@ class MLP:
                     source, picks = self._rows(augment(images[order], rng), n), None    # already in order
                 snapshot = [p.copy() for p in self.weights + self.biases]
                 loss, correct = trainer.epoch(source, y[order], picks, epoch_lr, momentum, bar)
-                if not math.isfinite(loss) or not all(np.isfinite(p).all() for p in self.weights + self.biases):
+                # Each step's loss is computed on the next batch; the epoch's last step is checked here, on its
+                # own batch: diverged if any weight is NaN or infinite, or the loss after the step is.
+                if math.isfinite(loss) and all(np.isfinite(p).all() for p in self.weights + self.biases):
+                    last = slice((n - 1) // trainer.batch_size * trainer.batch_size, n)
+                    last_rows = source[last] if picks is None else source[picks[last]]
+                    loss_after = self.loss(last_rows, y[order][last])
+                else:
+                    loss_after = math.nan
+                if not math.isfinite(loss_after):
                     for p, saved in zip(self.weights + self.biases, snapshot):
                         p[...] = saved
                     raise TrainingDiverged(
-                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1} (mean loss {loss}); "
-                        f"try a smaller learning rate. The weights are those from the start of epoch {epoch + 1}.")
+                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1} (mean loss {loss}, loss "
+                        f"after its last step {loss_after}); try a smaller learning rate. The weights are those "
+                        f"from the start of epoch {epoch + 1}.")
                 history["loss"].append(loss)
                 history["accuracy"].append(correct / n)
                 history["lr"].append(epoch_lr)
@@ -323,13 +357,15 @@ class MLP:
                 bar.close()
         return history
 
-    def _rows(self, images, n=None):
+    def _rows(self, images, n=None, name="X"):
         """Images (n, 28, 28) or (n, n_in) as rows (n, n_in), checked like ``as_input`` but kept in their dtype."""
         images = np.asarray(images)
         if images.ndim == 0:
-            raise ValueError(f"X must have shape (N, 28, 28) or (N, {self.sizes[0]}), got a scalar")
-        self.as_input(images[:1])                              # checks the shape and dtype
+            raise ValueError(f"{name} must have shape (N, 28, 28) or (N, {self.sizes[0]}), got a scalar")
+        self.as_input(images[:1], name)                        # checks the shape and dtype
         rows = images.reshape(-1, self.sizes[0])
+        if rows.dtype.kind == "f":
+            _check_pixels(rows, name)
         if n is not None and len(rows) != n:
             raise ValueError(f"augment must return {n} images, got an array of shape {images.shape}")
         return rows
@@ -343,11 +379,57 @@ class MLP:
     @classmethod
     def load(cls, path):
         """Read a model saved by ``save`` (``.npz`` or ``.json``), or an original OCR_AI ``neural_network.json``."""
-        sizes, activation, params = modelfile.load_model(path, activations=ACTIVATIONS)
+        sizes, activation, params = modelfile.load_model(path, ACTIVATIONS, MAX_PARAMETERS)
         net = cls(sizes, activation=activation)
         for name, value in params.items():
             net.params[name][...] = value
         return net
+
+
+def _check_sizes(sizes):
+    """``sizes``: at least two whole numbers >= 1, (inputs, hidden ..., outputs), within MAX_PARAMETERS."""
+    if not isinstance(sizes, (list, tuple, np.ndarray)) or np.ndim(sizes) != 1:
+        raise TypeError(f"sizes must be a list of layer sizes such as (784, 25, 10), got {sizes!r}")
+    if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 1
+                                 for s in sizes):
+        raise ValueError(f"sizes must be at least (inputs, outputs), whole numbers >= 1, got {sizes!r}")
+    sizes = tuple(int(s) for s in sizes)
+    parameters = sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
+    if parameters > MAX_PARAMETERS:
+        raise ValueError(f"sizes {sizes} make {parameters:,} parameters, more than the {MAX_PARAMETERS:,} "
+                         f"of the largest network (MAX_PARAMETERS)")
+    return sizes
+
+
+def _check_dtype(dtype):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype}")
+    return dtype
+
+
+def _rng(seed):
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise ValueError(f"seed must be None or a whole number >= 0, got {seed!r}") from None
+
+
+def _check_pixels(X, name):
+    """Float pixels must lie in [0, 1] (NaN fails both comparisons, so it is caught too)."""
+    if X.size and not (X.min() >= 0 and X.max() <= 1):
+        found = "NaN" if np.isnan(X).any() else f"values in [{X.min():g}, {X.max():g}]"
+        hint = f" (for 0..255 pixels use {name}.astype(np.uint8))" if X.max() > 1 else ""
+        raise ValueError(f"{name} of dtype {X.dtype} must hold pixels in [0, 1], found {found}{hint}")
+
+
+def _check_count(name, value):
+    """A whole number >= 1 (epochs, batch_size)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
 
 
 def _check_lr(lr, name="lr"):
