@@ -13,7 +13,8 @@ import numpy as np
 from ocrlib.atomic import atomic_write
 from ocrlib.mnist import IMAGE_SHAPE
 from ocrlib.paths import TAUGHT_PATH
-from ocrlib.strokeset import SOURCES, StrokeSetError, pack, unpack
+from ocrlib.npzfile import read_npz
+from ocrlib.strokeset import KINDS, SOURCES, StrokeSetError, pack, unpack
 
 
 class TaughtFileError(ValueError):
@@ -33,12 +34,10 @@ def read_taught(path):
     if not path.is_file():
         return [], np.zeros((0,) + IMAGE_SHAPE, dtype=np.uint8), np.zeros(0, dtype=np.intp)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        arrays = read_npz(path, dict(KINDS, images="u"), StrokeSetError)
         drawings, labels = unpack(arrays, name=str(path))
-    except (ValueError, OSError, EOFError) as err:
-        message = str(err) if isinstance(err, StrokeSetError) else f"{path}: not a readable .npz ({err})"
-        raise TaughtFileError(f"{message} (expected a taught-drawings file)") from None
+    except StrokeSetError as err:
+        raise TaughtFileError(f"{err} (expected a taught-drawings file)") from None
     images = arrays.get("images")
     if images is None or images.shape != (len(labels),) + IMAGE_SHAPE or images.dtype != np.uint8:
         raise TaughtFileError(f"{path}: expected 'images' uint8 ({len(labels)}, 28, 28), got "
