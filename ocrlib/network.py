@@ -299,9 +299,9 @@ class MLP:
             raise ValueError(f"augment needs uint8 images X (N, 28, 28), got {images.dtype} {images.shape}")
         rows = self._rows(images)                               # (n, n_in) in the input's own dtype
         n = len(rows)
-        y = self.labels(y, n)
         if n == 0:
             raise ValueError("X holds no images: fit needs at least one example")
+        y = self.labels(y, n)
         _check_count("epochs", epochs)
         _check_count("batch_size", batch_size)
         if (isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, (int, float, np.integer, np.floating))
