@@ -333,7 +333,8 @@ class MLP:
                 if math.isfinite(loss) and all(np.isfinite(p).all() for p in self.weights + self.biases):
                     last = slice((n - 1) // trainer.batch_size * trainer.batch_size, n)
                     last_rows = source[last] if picks is None else source[picks[last]]
-                    loss_after = self.loss(last_rows, y[order][last])
+                    with np.errstate(all="ignore"):                 # overflow here is what is checked for
+                        loss_after = self.loss(last_rows, y[order][last])
                 else:
                     loss_after = math.nan
                 if not math.isfinite(loss_after):
