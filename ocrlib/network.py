@@ -20,57 +20,14 @@ reference's arithmetic faster, in ``ocrlib/fastpath.py``, and tests check both g
 """
 
 import math
-from collections.abc import Callable
 from itertools import pairwise
-from typing import NamedTuple
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from ocrlib import fastpath, modelfile
-from ocrlib.mnist import IMAGE_SHAPE, N_PIXELS
-
-MAX_PARAMETERS = 10_000_000     # the largest network MLP() builds or MLP.load reads (784-800-10: 636,010)
-
-# --- activations (notebook 02), each with its derivative written from its output a = f(z) ---
-# Each takes ``out=`` so that the fast path can work in place; the reference never passes it.
-
-def relu(z, out=None):
-    return np.maximum(z, 0, out=out)
-
-
-def relu_prime(a):
-    return (a > 0).astype(a.dtype)
-
-
-def sigmoid(z, out=None):
-    e = np.exp(np.negative(z, out=out), out=out)        # exp(-z)
-    e += 1
-    return np.reciprocal(e, out=e)                      # 1 / (1 + exp(-z))
-
-
-def sigmoid_prime(a):
-    return a * (1 - a)
-
-
-def tanh(z, out=None):
-    return np.tanh(z, out=out)
-
-
-def tanh_prime(a):
-    return 1 - a * a
-
-
-class Activation(NamedTuple):
-    f: Callable            # a = f(z, out=None)
-    f_prime: Callable      # f'(z), from a: f_prime(a)
-
-
-ACTIVATIONS = {
-    "relu": Activation(relu, relu_prime),
-    "sigmoid": Activation(sigmoid, sigmoid_prime),
-    "tanh": Activation(tanh, tanh_prime),
-}
-
+from ocrlib import checks, fastpath, modelfile
+from ocrlib.activations import ACTIVATIONS
+from ocrlib.mnist import IMAGE_SHAPE
 
 # --- the output layer and the loss (notebook 02) ---
 
@@ -107,13 +64,11 @@ class MLP:
     """
 
     def __init__(self, sizes=(784, 25, 10), activation="relu", seed=0, dtype=np.float32):
-        sizes = _check_sizes(sizes)
-        if not isinstance(activation, str) or activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        self.sizes = sizes
+        self.sizes = sizes = checks.layer_sizes(sizes)
+        checks.one_of(activation, ACTIVATIONS, "activation")
         self.activation = activation
-        self.dtype = _check_dtype(dtype)
-        rng = _rng(seed)
+        self.dtype = checks.float_dtype(dtype)
+        rng = checks.random_generator(seed)
         self.weights, self.biases = [], []
         for layer, (n_in, n_out) in enumerate(pairwise(sizes)):
             if layer == len(sizes) - 2:
@@ -129,44 +84,18 @@ class MLP:
     @property
     def params(self):
         """The parameters by their names in the math: {"W1": ..., "b1": ..., "W2": ..., ...}."""
-        named = {}
-        for i, (W, b) in enumerate(zip(self.weights, self.biases), start=1):
-            named[f"W{i}"], named[f"b{i}"] = W, b
-        return named
+        return {name: p for l, (W, b) in enumerate(zip(self.weights, self.biases), start=1)
+                for name, p in ((f"W{l}", W), (f"b{l}", b))}
 
-    # --- inputs ---
+    # --- inputs, checked in ocrlib/checks.py ---
 
     def as_input(self, X, name="X"):
-        """Images (..., 28, 28) or (..., 784) -> float rows (N, 784). uint8 is scaled by 1/255.
+        """Images (..., 28, 28) or (..., 784) -> float rows (N, 784). uint8 is scaled by 1/255; floats must be in [0, 1]."""
+        return checks.image_rows(X, self.sizes[0], self.dtype, name)
 
-        Floats must already be pixels in [0, 1]: anything else (NaN, -1..1, 0..255) raises, naming ``name``.
-        """
-        X = np.asarray(X)
-        n_in = self.sizes[0]
-        if X.shape[-2:] == IMAGE_SHAPE and n_in == N_PIXELS:
-            X = X.reshape(X.shape[:-2] + (N_PIXELS,))
-        if X.ndim == 0 or X.shape[-1] != n_in:
-            raise ValueError(f"{name} must have shape (..., 28, 28) or (..., {n_in}), got {X.shape}")
-        if X.dtype == np.uint8:
-            return X.reshape(-1, n_in).astype(self.dtype) / self.dtype.type(255)
-        if not np.issubdtype(X.dtype, np.floating):
-            raise TypeError(f"{name} must be uint8 pixels (0..255) or floats in [0, 1], got dtype {X.dtype}"
-                            + (f"; for pixel values use {name}.astype(np.uint8)" if X.dtype.kind in "iu" else ""))
-        X = X.reshape(-1, n_in).astype(self.dtype, copy=False)
-        _check_pixels(X, name)
-        return X
-
-    def labels(self, y, n, name="y"):
+    def labels(self, y, n):
         """Labels y as integers (n,), checked against the number of inputs n and of outputs."""
-        y = np.asarray(y)
-        if y.ndim > 1 and y.size != len(y):
-            raise ValueError(f"{name} must be one label per input, shape ({n},), got shape {y.shape}")
-        y = y.reshape(-1)
-        if len(y) != n:
-            raise ValueError(f"{name} has {len(y)} labels for {n} inputs")
-        if not np.issubdtype(y.dtype, np.integer) or y.min(initial=0) < 0 or y.max(initial=0) >= self.sizes[-1]:
-            raise ValueError(f"{name} must hold integer labels 0..{self.sizes[-1] - 1}, got {y.dtype} {y[:10]}...")
-        return y.astype(np.intp)
+        return checks.labels(y, n, self.sizes[-1])
 
     # --- the reference: forward and backward, as in the notebooks ---
 
@@ -219,7 +148,7 @@ class MLP:
         """Accuracy: the fraction of inputs whose predicted digit equals the label."""
         X = self.as_input(X)
         y = self.labels(y, len(X))
-        _check_count("batch_size", batch_size)
+        checks.count(batch_size, "batch_size")
         if len(X) == 0:
             raise ValueError("X holds no images: accuracy is a fraction of at least one")
         correct = sum(int((self.predict(X[i:i + batch_size]) == y[i:i + batch_size]).sum())
@@ -236,14 +165,11 @@ class MLP:
         (about 150 of 784 for a digit) take part. If the step would make any weight NaN or infinite, it
         raises ``TrainingDiverged`` and no weight changes.
         """
-        _check_lr(lr)
+        checks.learning_rate(lr)
         x = self.as_input(x, name="x")
         if len(x) != 1:
             raise ValueError(f"x must be one example (28, 28) or ({self.sizes[0]},), got {len(x)} of them")
-        if (isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer))
-                or not 0 <= label < self.sizes[-1]):
-            raise ValueError(f"label must be an integer 0..{self.sizes[-1] - 1}, got {label!r}")
-        label = int(label)
+        label = checks.label(label, self.sizes[-1])
         f, f_prime = ACTIVATIONS[self.activation]
         W, b = self.weights, self.biases
         lit = np.flatnonzero(x[0])                      # (k,) indices of the lit pixels
@@ -257,23 +183,25 @@ class MLP:
         p = softmax(z)                                  # (n_L,)
         with np.errstate(divide="ignore"):
             loss = float(-np.log(p[label]))
-        delta = p.copy()
-        delta[label] -= 1                               # dloss/dz_L = p - onehot(label)
-        new_W, new_b = [None] * len(W), [None] * len(W)
+        delta = lr * p
+        delta[label] -= lr                              # lr * dloss/dz_L = lr * (p - onehot(label))
+        steps = []                                      # (l, lr * dW_l, lr * db_l), from the last layer down
         for l in reversed(range(len(W))):
-            W_l = W[l][lit] if l == 0 else W[l]         # layer 1: the lit rows only, (k, n_1)
-            new_W[l] = W_l - lr * np.outer(activations[l], delta)
-            new_b[l] = b[l] - lr * delta
+            column, row = activations[l][:, None], delta[None, :]
+            # the outer product a_{l-1} delta_l, (n_{l-1}, n_l); np.dot of a column and a row is several times
+            # quicker here than np.outer or @
+            steps.append((l, np.dot(column, row), delta))
             if l > 0:
-                delta = (W[l] @ delta) * f_prime(activations[l])      # (n_{l-1},), through W_{l+1} before it changes
-        if not math.isfinite(loss) or not all(np.isfinite(p).all() for p in new_W + new_b):
+                delta = (W[l] @ delta) * f_prime(activations[l])      # (n_{l-1},)
+        if not math.isfinite(loss) or not all(np.isfinite(dW).all() for _, dW, _ in steps):
             raise TrainingDiverged(f"the step on this example with lr={lr:g} gives NaN or infinite values "
                                    f"(loss {loss}); the weights were not changed")
-        W[0][lit] = new_W[0]
-        for l in range(len(W)):
-            if l > 0:
-                W[l][...] = new_W[l]
-            b[l][...] = new_b[l]
+        for l, dW, db in steps:
+            if l == 0:
+                W[0][lit] -= dW                         # only the lit rows of W1 change
+            else:
+                W[l] -= dW
+            b[l] -= db
         return loss
 
     def fit(self, X, y, epochs=10, batch_size=64, lr=0.1, momentum=0.0, lr_schedule=None,
@@ -293,85 +221,42 @@ class MLP:
         weights restored to those at the start of the epoch (the last values known to be finite).
         """
         images = np.asarray(X)
-        if augment is not None and not callable(augment):
-            raise TypeError(f"augment must be a function (images, rng) -> images, got {augment!r}")
-        if augment is not None and (images.dtype != np.uint8 or images.shape[-2:] != IMAGE_SHAPE):
-            raise ValueError(f"augment needs uint8 images X (N, 28, 28), got {images.dtype} {images.shape}")
-        rows = self._rows(images)                               # (n, n_in) in the input's own dtype
+        checks.fit_arguments(epochs, batch_size, momentum, validation, augment, self.sizes[0], self.sizes[-1])
+        rows = checks.training_rows(images, self.sizes[0], augment)     # (n, n_in) in the input's own dtype
         n = len(rows)
-        if n == 0:
-            raise ValueError("X holds no images: fit needs at least one example")
         y = self.labels(y, n)
-        _check_count("epochs", epochs)
-        _check_count("batch_size", batch_size)
-        if (isinstance(momentum, (bool, np.bool_)) or not isinstance(momentum, (int, float, np.integer, np.floating))
-                or not 0 <= momentum < 1):
-            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
-        _check_lr(lr)
-        if validation is not None:
-            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-                raise ValueError(f"validation must be a pair (X_val, y_val), got {type(validation).__name__}")
-            self.labels(validation[1], len(self._rows(validation[0], name="validation[0] (X_val)")),
-                        name="validation[1] (y_val)")
-        schedule = _schedule(lr_schedule, lr, epochs)
-        rng = _rng(seed)
+        schedule = _schedule(lr_schedule, checks.learning_rate(lr), epochs)
+        rng = checks.random_generator(seed)
         trainer = fastpath.Trainer(self.weights, self.biases, ACTIVATIONS[self.activation], min(batch_size, n))
         history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "lr": []}
-        bar = _progress_bar(progress, epochs * n)
-        try:
+        with tqdm(total=epochs * n, unit="img", unit_scale=True, desc="fit", disable=not progress) as bar:
             for epoch in range(epochs):
-                epoch_lr = _check_lr(float(schedule(epoch)), name=f"the learning rate of epoch {epoch + 1}")
+                epoch_lr = checks.learning_rate(schedule(epoch), name=f"the learning rate of epoch {epoch + 1}")
                 order = rng.permutation(n)
                 if augment is None:
                     source, picks = rows, order                 # each batch gathers its rows by ``picks``
                 else:
-                    source, picks = self._rows(augment(images[order], rng), n), None    # already in order
-                snapshot = [p.copy() for p in self.weights + self.biases]
-                loss, correct = trainer.epoch(source, y[order], picks, epoch_lr, momentum, bar)
-                # Each step's loss is computed on the next batch; the epoch's last step is checked here, on its
-                # own batch: diverged if any weight is NaN or infinite, or the loss after the step is.
-                if math.isfinite(loss) and all(np.isfinite(p).all() for p in self.weights + self.biases):
-                    last = slice((n - 1) // trainer.batch_size * trainer.batch_size, n)
-                    last_rows = source[last] if picks is None else source[picks[last]]
-                    with np.errstate(all="ignore"):                 # overflow here is what is checked for
-                        loss_after = self.loss(last_rows, y[order][last])
-                else:
-                    loss_after = math.nan
-                if not math.isfinite(loss_after):
-                    for p, saved in zip(self.weights + self.biases, snapshot):
-                        p[...] = saved
+                    source, picks = checks.training_rows(augment(images[order], rng), self.sizes[0], n=n), None
+                loss, correct = trainer.epoch(source, y[order], picks, epoch_lr, momentum, bar, self._loss_after)
+                if not math.isfinite(loss):                     # the trainer put back the epoch's first weights
                     raise TrainingDiverged(
-                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1} (mean loss {loss}, loss "
-                        f"after its last step {loss_after}); try a smaller learning rate. The weights are those "
-                        f"from the start of epoch {epoch + 1}.")
+                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1} (loss {loss}); try a "
+                        f"smaller learning rate. The weights are those from the start of epoch {epoch + 1}.")
                 history["loss"].append(loss)
                 history["accuracy"].append(correct / n)
                 history["lr"].append(epoch_lr)
                 if validation is not None:
                     history["val_loss"].append(self.loss(*validation))
                     history["val_accuracy"].append(self.evaluate(*validation))
-                if bar is not None:
-                    bar.set_postfix({key: f"{values[-1]:.4f}" for key, values in history.items()
-                                     if values and key != "lr"})
-        finally:
-            if bar is not None:
-                bar.close()
+                bar.set_postfix({key: f"{values[-1]:.4f}" for key, values in history.items() if values and key != "lr"})
         return history
 
-    def _rows(self, images, n=None, name="X"):
-        """Images (n, 28, 28) or (n, n_in) as rows (n, n_in), checked like ``as_input`` but kept in their dtype."""
-        images = np.asarray(images)
-        if images.ndim == 0:
-            raise ValueError(f"{name} must have shape (N, 28, 28) or (N, {self.sizes[0]}), got a scalar")
-        self.as_input(images[:1], name)                        # checks the shape and dtype
-        rows = images.reshape(-1, self.sizes[0])
-        if rows.dtype.kind == "f":
-            _check_pixels(rows, name)
-        if n is not None and len(rows) != n:
-            raise ValueError(f"augment must return {n} images, got an array of shape {images.shape}")
-        return rows
-
     # --- saving and loading (ocrlib/modelfile.py) ---
+
+    def _loss_after(self, rows, y):
+        """The loss on a batch after its step: how ``fit`` checks an epoch's last step (overflow is the question)."""
+        with np.errstate(all="ignore"):
+            return self.loss(rows, y)
 
     def save(self, path):
         """Write the model to ``.npz`` or ``.json``, atomically: a crash mid-save leaves any old file intact."""
@@ -380,65 +265,11 @@ class MLP:
     @classmethod
     def load(cls, path):
         """Read a model saved by ``save`` (``.npz`` or ``.json``), or an original OCR_AI ``neural_network.json``."""
-        sizes, activation, params = modelfile.load_model(path, ACTIVATIONS, MAX_PARAMETERS)
+        sizes, activation, params = modelfile.load_model(path, ACTIVATIONS, checks.MAX_PARAMETERS)
         net = cls(sizes, activation=activation)
         for name, value in params.items():
             net.params[name][...] = value
         return net
-
-
-def _check_sizes(sizes):
-    """``sizes``: at least two whole numbers >= 1, (inputs, hidden ..., outputs), within MAX_PARAMETERS."""
-    if not isinstance(sizes, (list, tuple, np.ndarray)) or np.ndim(sizes) != 1:
-        raise TypeError(f"sizes must be a list of layer sizes such as (784, 25, 10), got {sizes!r}")
-    if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) and s >= 1
-                                 for s in sizes):
-        raise ValueError(f"sizes must be at least (inputs, outputs), whole numbers >= 1, got {sizes!r}")
-    sizes = tuple(int(s) for s in sizes)
-    parameters = sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
-    if parameters > MAX_PARAMETERS:
-        raise ValueError(f"sizes {sizes} make {parameters:,} parameters, more than the {MAX_PARAMETERS:,} "
-                         f"of the largest network (MAX_PARAMETERS)")
-    return sizes
-
-
-def _check_dtype(dtype):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype}")
-    return dtype
-
-
-def _rng(seed):
-    try:
-        return np.random.default_rng(seed)
-    except (TypeError, ValueError):
-        raise ValueError(f"seed must be None or a whole number >= 0, got {seed!r}") from None
-
-
-def _check_pixels(X, name):
-    """Float pixels must lie in [0, 1] (NaN fails both comparisons, so it is caught too)."""
-    if X.size and not (X.min() >= 0 and X.max() <= 1):
-        found = "NaN" if np.isnan(X).any() else f"values in [{X.min():g}, {X.max():g}]"
-        hint = f" (for 0..255 pixels use {name}.astype(np.uint8))" if X.max() > 1 else ""
-        raise ValueError(f"{name} of dtype {X.dtype} must hold pixels in [0, 1], found {found}{hint}")
-
-
-def _check_count(name, value):
-    """A whole number >= 1 (epochs, batch_size)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-
-
-def _check_lr(lr, name="lr"):
-    """A learning rate must be a finite number > 0 (NaN fails every comparison, so it is tested for)."""
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {lr!r}")
-    return float(lr)
 
 
 def _schedule(lr_schedule, lr, epochs):
@@ -449,10 +280,3 @@ def _schedule(lr_schedule, lr, epochs):
     if callable(lr_schedule):
         return lr_schedule
     raise ValueError(f"lr_schedule must be None, 'cosine' or a function epoch -> lr, got {lr_schedule!r}")
-
-
-def _progress_bar(progress, total):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="img", unit_scale=True, desc="fit")
