@@ -887,6 +887,80 @@ def taught_cases(rng, tmp, n):
     return cases
 
 
+def pad_cases(rng, tmp, n):
+    """Bad operations on a pad whose taught-drawings store holds drawings already: none may be lost."""
+    try:
+        from ocrlib import pad as padmodule
+        from ocrlib import taught
+    except ImportError:
+        return []
+    cases = []
+    for i in range(n):
+        folder = tmp / f"pad_{i}"
+        folder.mkdir()
+        path = folder / "taught.npz"
+        drawings, arrays = stroke_arrays(rng)
+        images = np.random.default_rng(i).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+        taught.write_taught(path, drawings, images, arrays["labels"])
+        before = path.read_bytes()
+        kind = i % 6
+
+        def stored(path=path):
+            return len(taught.load_taught(path)[1])
+
+        def make_pad(path=path, **kw):
+            pad = padmodule.Pad(model=MLP((784, 16, 10), seed=0), taught_path=path, **kw)
+            pad.on_pen_down(140, 40)
+            pad.on_pen_move(140, 140)
+            pad.on_pen_up(140, 240)
+            return pad
+        if kind == 0:
+            label = rng.choice([10, -1, 3.5, "3", None, True, [3], np.uint8(12)])
+            cases.append(Case("pad and taught store", f"teach({label!r})", lambda m=make_pad, v=label: m().teach(v),
+                              (ValueError, TypeError), ["label"], lost=lambda s=stored: 3 - s()))
+        elif kind == 1:
+            where = rng.choice(["a folder", "model.pkl", "no/such/folder/model.npz", "model.npz/"])
+            target = folder if where == "a folder" else folder / where
+            cases.append(Case("pad and taught store", f"save_model to {where}",
+                              lambda m=make_pad, t=target: m().save_model(t), (ValueError, OSError), [str(target)],
+                              bad=where != "no/such/folder/model.npz", check=lambda r: None,
+                              lost=lambda s=stored: 3 - s()))
+        elif kind == 2:
+            damaged = rng.choice([before[:rng.randrange(len(before))], flip(before, rng, 3)])
+            path.write_bytes(damaged)
+            cases.append(Case("pad and taught store", "a damaged store", lambda m=make_pad: m(),
+                              (taught.TaughtFileError,), [str(path)], bad=None,
+                              check=lambda pad: None if pad.taught_count == 3 else f"{pad.taught_count} drawings read",
+                              lost=lambda p=path, d=damaged: 0 if p.read_bytes() == d else 3))
+        elif kind == 3:
+            lr = rng.choice([1e30, 1e38, 3e38])
+
+            def run(m=make_pad, lr=lr):
+                pad = m(lr=lr)
+                for label in (1, 2, 3):
+                    pad.teach(label)
+            cases.append(Case("pad and taught store", f"teaching at lr={lr:g}", run, (TrainingDiverged,), ["lr"],
+                              bad=None, check=lambda r: None, lost=lambda s=stored: 3 - s() if s() < 3 else 0))
+        elif kind == 4:
+            def run(m=make_pad):
+                pad = m()
+                pad.teach(7)
+                pad.undo_teach()
+                pad.undo_teach()
+                return pad
+            cases.append(Case("pad and taught store", "teach, undo, undo again", run, (ValueError,), [],
+                              bad=False, check=lambda pad: None if pad.taught_count == 3 else f"{pad.taught_count} left",
+                              lost=lambda s=stored: 3 - s()))
+        else:
+            def run(m=make_pad):
+                pad = m()
+                pad.clear()
+                return pad.teach(5)
+            cases.append(Case("pad and taught store", "teach a blank pad", run, (ValueError,), [], bad=False,
+                              check=lambda r: None if r is None else f"returned {r!r}", lost=lambda s=stored: 3 - s()))
+    return cases
+
+
 # --- arguments ---
 
 def _net(seed=0, sizes=(784, 16, 10)):
@@ -1240,13 +1314,14 @@ FAMILIES = {
     "model-json": lambda rng, tmp, n: model_json_cases(rng, tmp, n),
     "strokeset": lambda rng, tmp, n: strokeset_cases(rng, tmp, n),
     "taught": lambda rng, tmp, n: taught_cases(rng, tmp, n),
+    "pad": lambda rng, tmp, n: pad_cases(rng, tmp, n),
     "mlp": lambda rng, tmp, n: mlp_cases(rng, n),
     "fit": lambda rng, tmp, n: fit_cases(rng, n),
     "instance": lambda rng, tmp, n: instance_cases(rng, n),
     "predict": lambda rng, tmp, n: predict_cases(rng, n),
     "raster": lambda rng, tmp, n: raster_cases(rng, n),
 }
-DEFAULT_CASES = {"idx": 480, "model-npz": 500, "model-json": 400, "strokeset": 280, "taught": 150, "mlp": 150,
+DEFAULT_CASES = {"idx": 480, "model-npz": 500, "model-json": 400, "strokeset": 280, "taught": 150, "pad": 60, "mlp": 150,
                  "fit": 200, "instance": 160, "predict": 200, "raster": 150}
 
 
