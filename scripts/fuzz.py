@@ -919,8 +919,9 @@ def pad_cases(rng, tmp, n):
             cases.append(Case("pad and taught store", f"teach({label!r})", lambda m=make_pad, v=label: m().teach(v),
                               (ValueError, TypeError), ["label"], lost=lambda s=stored: 3 - s()))
         elif kind == 1:
-            where = rng.choice(["a folder", "model.pkl", "no/such/folder/model.npz", "model.npz/"])
-            target = folder if where == "a folder" else folder / where
+            where = rng.choice(["a folder", "model.pkl", "no/such/folder/model.npz", "the shipped model"])
+            from ocrlib.paths import MODEL_PATH
+            target = {"a folder": folder, "the shipped model": MODEL_PATH}.get(where, folder / where)
             cases.append(Case("pad and taught store", f"save_model to {where}",
                               lambda m=make_pad, t=target: m().save_model(t), (ValueError, OSError), [str(target)],
                               bad=where != "no/such/folder/model.npz", check=lambda r: None,
