@@ -185,23 +185,29 @@ class MLP:
             loss = float(-np.log(p[label]))
         delta = lr * p
         delta[label] -= lr                              # lr * dloss/dz_L = lr * (p - onehot(label))
-        steps = []                                      # (l, lr * dW_l, lr * db_l), from the last layer down
+        steps = []                                      # (l, W_l - lr * dW_l, b_l - lr * db_l), from the last layer down
         for l in reversed(range(len(W))):
             column, row = activations[l][:, None], delta[None, :]
             # the outer product a_{l-1} delta_l, (n_{l-1}, n_l); np.dot of a column and a row is several times
             # quicker here than np.outer or @
-            steps.append((l, np.dot(column, row), delta))
+            if l == 0:
+                W_new = W[0][lit]                       # a copy of the lit rows of W1, the only ones that change
+                W_new -= np.dot(column, row)
+            else:
+                W_new = W[l] - np.dot(column, row)
+            steps.append((l, W_new, b[l] - delta))
             if l > 0:
                 delta = (W[l] @ delta) * f_prime(activations[l])      # (n_{l-1},)
-        if not math.isfinite(loss) or not all(np.isfinite(dW).all() for _, dW, _ in steps):
+        if not math.isfinite(loss) or not all(np.isfinite(W_new).all() and np.isfinite(b_new).all()
+                                              for _, W_new, b_new in steps):
             raise TrainingDiverged(f"the step on this example with lr={lr:g} gives NaN or infinite values "
                                    f"(loss {loss}); the weights were not changed")
-        for l, dW, db in steps:
+        for l, W_new, b_new in steps:                   # every new value is finite: now apply them
             if l == 0:
-                W[0][lit] -= dW                         # only the lit rows of W1 change
+                W[0][lit] = W_new
             else:
-                W[l] -= dW
-            b[l] -= db
+                W[l][...] = W_new
+            b[l][...] = b_new
         return loss
 
     def fit(self, X, y, epochs=10, batch_size=64, lr=0.1, momentum=0.0, lr_schedule=None,
