@@ -72,7 +72,7 @@ def _open(path, error):
         return zipfile.ZipFile(path)
     except OSError:
         raise
-    except Exception as err:                           # BadZipFile, LargeZipFile, ValueError, EOFError, ...
+    except Exception as err:  # noqa: BLE001 -- BadZipFile, LargeZipFile, ValueError, EOFError, ...
         raise error(f"{path}: not a .npz archive ({type(err).__name__}: {err})") from None
 
 
@@ -100,7 +100,7 @@ def _header(archive, info, path, kinds, error):
             else:
                 raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
             header_size = f.tell()
-    except Exception as err:                           # a damaged header or zip entry, whatever the library says
+    except Exception as err:  # noqa: BLE001 -- a damaged header or zip entry, whatever the library raises
         raise error(f"{where}: damaged .npy header ({type(err).__name__}: {err})") from None
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in kinds:
         raise error(f"{where} has dtype {dtype}; expected {_kinds(kinds)}")
@@ -128,7 +128,7 @@ def _data(archive, info, header, path, error):
                 buffer[done:done + len(chunk)] = chunk
                 done += len(chunk)
             f.read(1)                                  # reaching the end checks the member's CRC-32
-    except Exception as err:                           # BadZipFile (CRC), zlib.error, EOFError, ...
+    except Exception as err:  # noqa: BLE001 -- BadZipFile (CRC), zlib.error, EOFError, ...
         raise error(f"{path}: array {info.filename[:-4]!r} is damaged ({type(err).__name__}: {err})") from None
     return array.reshape(shape, order="F" if fortran_order else "C")
 

@@ -12,8 +12,8 @@ import numpy as np
 
 from ocrlib.atomic import atomic_write
 from ocrlib.mnist import IMAGE_SHAPE
-from ocrlib.paths import TAUGHT_PATH
 from ocrlib.npzfile import read_npz
+from ocrlib.paths import TAUGHT_PATH
 from ocrlib.strokeset import KINDS, SOURCES, StrokeSetError, pack, unpack
 
 

@@ -43,11 +43,11 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")      # one thread: a forked child holds no BLAS pool
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import ocrlib  # noqa: E402
-from ocrlib import mnist, modelfile, preprocess, strokeset  # noqa: E402
-from ocrlib.network import MLP, TrainingDiverged  # noqa: E402
+import ocrlib
+from ocrlib import mnist, modelfile, preprocess, strokeset
+from ocrlib.network import MLP, TrainingDiverged
 
 OUTCOMES = ("clear", "valid", "unclear", "silent", "blow-up", "crash", "lost")
 MB = 1 << 20
@@ -112,7 +112,7 @@ def judge(case, memory):
     resource.setrlimit(resource.RLIMIT_AS, (start + memory, hard))
     try:
         result = case.run()
-    except BaseException as err:            # noqa: BLE001: judging every ending is the point
+    except BaseException as err:  # noqa: BLE001 -- judging every ending is the point
         result, error = None, err
     else:
         error = None
@@ -161,7 +161,7 @@ def run_case(case, memory, seconds):
         os.dup2(devnull, 2)
         try:
             verdict = judge(case, memory)
-        except BaseException as err:                    # noqa: BLE001
+        except BaseException as err:  # noqa: BLE001 -- the harness itself failed: say so
             verdict = ("crash", f"while judging: {type(err).__name__}: {_short(str(err))}")
         os.write(w, pickle.dumps(verdict))
         os._exit(0)
@@ -319,7 +319,7 @@ def idx_cases(rng, tmp, n):
 def _gunzips(data):
     try:
         return gzip.decompress(data)
-    except Exception:                                   # noqa: BLE001
+    except Exception:  # noqa: BLE001 -- not gzip, whatever the reason
         return None
 
 
@@ -735,7 +735,7 @@ def _original_layout_case(rng, tmp, i):
     def check(net):
         if not isinstance(net, MLP) or net.sizes != (12, 5, 3) or net.activation != "sigmoid":
             return f"returned {net!r}, expected MLP((12, 5, 3), 'sigmoid')"
-        expected = dict(W1=W1, b1=b1, W2=W2, b2=b2)
+        expected = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
         for name, value in expected.items():
             if not np.array_equal(net.params[name], value.astype(np.float32)):
                 return f"{name} differs from the file's"
@@ -848,7 +848,7 @@ def taught_cases(rng, tmp, n):
     cases = []
     error = getattr(taught, "TaughtFileError", ValueError)
     for i in range(n):
-        drawings, arrays = stroke_arrays(rng)
+        _, arrays = stroke_arrays(rng)
         g = np.random.default_rng(i)
         arrays["images"] = g.integers(0, 256, (3, 28, 28), dtype=np.uint8)
         arrays["source"] = np.full(3, 2, np.uint8)
