@@ -66,11 +66,10 @@ class Case:
     """
 
     def __init__(self, family, what, run, errors, names=(), bad=True, check=None, after=None, lost=None,
-                 setup=None, on_error=None):
+                 on_error=None):
         self.family, self.what, self.run = family, what, run
         self.errors, self.names, self.bad = errors, tuple(names), bad
-        self.check, self.after, self.lost, self.setup = check, after, lost, setup
-        self.on_error = on_error
+        self.check, self.after, self.lost, self.on_error = check, after, lost, on_error
 
 
 # --- running one case in a child process ---
@@ -105,8 +104,6 @@ def _names_in(message, names):
 
 def judge(case, memory):
     """Run ``case`` here (in the child) and say how it ended: (outcome, detail)."""
-    if case.setup is not None:
-        case.setup()
     start = _status("VmSize")
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (start + memory, hard))
@@ -577,7 +574,7 @@ def json_reference(doc):
         for p, shape in (("W", (sizes[i - 1], sizes[i])), ("b", (sizes[i],))):
             value = doc[f"{p}{i}"]
             rows = value if p == "W" else [value]
-            if not isinstance(value, list) or len(rows) != shape[0] if p == "W" else not isinstance(value, list):
+            if not isinstance(value, list) or (p == "W" and len(rows) != shape[0]):
                 return None
             if not all(isinstance(r, list) and len(r) == shape[-1] for r in rows):
                 return None
