@@ -837,10 +837,19 @@ def _stroke_changes(rng, a):
 
 # --- the taught-drawings store ---
 
+def npz_store():
+    """The taught-drawings module, if its store is the .npz file these families generate; else None."""
+    from ocrlib import taught
+    from ocrlib.paths import TAUGHT_PATH
+    if Path(TAUGHT_PATH).suffix != ".npz" or not hasattr(taught, "write_taught"):
+        print("the taught-drawings store is not an .npz file: its families are skipped", file=sys.stderr)
+        return None
+    return taught
+
+
 def taught_cases(rng, tmp, n):
-    try:
-        from ocrlib import taught
-    except ImportError:
+    taught = npz_store()
+    if taught is None:
         return []
     cases = []
     error = getattr(taught, "TaughtFileError", ValueError)
@@ -886,10 +895,9 @@ def taught_cases(rng, tmp, n):
 
 def pad_cases(rng, tmp, n):
     """Bad operations on a pad whose taught-drawings store holds drawings already: none may be lost."""
-    try:
-        from ocrlib import pad as padmodule
-        from ocrlib import taught
-    except ImportError:
+    from ocrlib import pad as padmodule
+    taught = npz_store()
+    if taught is None:
         return []
     cases = []
     for i in range(n):
