@@ -246,8 +246,9 @@ class MLP:
                 loss, correct = trainer.epoch(source, y[order], picks, epoch_lr, momentum, bar, self._loss_after)
                 if not math.isfinite(loss):                     # the trainer put back the epoch's first weights
                     raise TrainingDiverged(
-                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1} (loss {loss}); try a "
-                        f"smaller learning rate. The weights are those from the start of epoch {epoch + 1}.")
+                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1}: a loss or a weight became NaN "
+                        f"or infinite; try a smaller learning rate. The weights are those from the start of epoch "
+                        f"{epoch + 1}.")
                 history["loss"].append(loss)
                 history["accuracy"].append(correct / n)
                 history["lr"].append(epoch_lr)
