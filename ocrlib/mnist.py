@@ -108,9 +108,9 @@ def _read_idx(f, name, size=None):
                        f"found {size - header_size}")
     if size is not None and size - header_size > expected:
         raise IDXError(f"{name}: header shape {shape} needs {expected} bytes but the file holds {size - header_size}")
-    if expected > MAX_IDX_BYTES:
-        raise IDXError(f"{name}: header shape {shape} declares {expected:,} bytes, more than an IDX file may "
-                       f"hold here ({MAX_IDX_BYTES:,}, MAX_IDX_BYTES)")
+    if math.prod(d for d in shape if d) * dtype.itemsize > MAX_IDX_BYTES:        # an empty shape counts too
+        raise IDXError(f"{name}: header shape {shape} declares more than an IDX file may hold here "
+                       f"({MAX_IDX_BYTES:,} bytes, MAX_IDX_BYTES)")
     array = np.empty(expected // dtype.itemsize, dtype)
     buffer = memoryview(array.view(np.uint8))
     done = 0

@@ -107,6 +107,9 @@ def _header(archive, info, path, kinds, error):
     if dtype.itemsize == 0:
         raise error(f"{where} has dtype {dtype} of size 0")
     nbytes = math.prod(shape) * dtype.itemsize         # Python ints: a huge shape cannot overflow
+    if math.prod(d for d in shape if d) * dtype.itemsize > MAX_NPZ_BYTES:     # an empty shape counts too
+        raise error(f"{where}: its header declares shape {shape} of {dtype}, more than an array may be "
+                    f"({MAX_NPZ_BYTES:,} bytes, MAX_NPZ_BYTES)")
     if header_size + nbytes != info.file_size:
         raise error(f"{where}: its header declares shape {shape} of {dtype} ({nbytes:,} bytes) but the "
                     f"archive holds {max(info.file_size - header_size, 0):,} bytes of data")

@@ -267,6 +267,8 @@ def idx_cases(rng, tmp, n):
         elif kind == 2:
             dims = [5, 28, 28]
             dims[rng.randrange(3)] = rng.choice([0, 1, 6, 29, 60000, 2 ** 31, 2 ** 32 - 1])
+            if rng.random() < 0.2:
+                dims = [0, 2 ** 32 - 1, 2 ** 32 - 1]           # no values, yet more than NumPy can shape
             file_case(f"declared shape {tuple(dims)}", bytes([0, 0, 8, 3]) + struct.pack(">3I", *dims) + good[16:])
         elif kind == 3:
             ndim = rng.choice([0, 1, 2, 4, 7, 50, 255])
@@ -451,7 +453,7 @@ def model_npz_cases(rng, tmp, n):
             compressed = npz_bytes(base, compressed=True)
             add("compressed, bits flipped", flip(compressed, rng), bad=None, check=same_model(base))
         elif kind == 4:
-            shape = rng.choice([(100000, 100000), (2 ** 40,), (784, 400000), (10 ** 9, 10 ** 9)])
+            shape = rng.choice([(100000, 100000), (2 ** 40,), (784, 400000), (10 ** 9, 10 ** 9), (0, 2 ** 40, 2 ** 40)])
             members = {k + ".npy": _npy_bytes(v) for k, v in base.items()}
             members["W1.npy"] = _npy_member({"descr": "<f4", "fortran_order": False, "shape": shape}, b"\0" * 64)
             add(f"W1 header claims {shape}", _zip_of(members))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocrlib.mnist import IDXError, parse_idx, read_idx
+from ocrlib.mnist import MAX_IDX_BYTES, IDXError, parse_idx, read_idx
 from ocrlib.modelfile import ModelFileError
 from ocrlib.network import MLP, TrainingDiverged
 from ocrlib.preprocess import MAX_LINE_WIDTH, rasterize, to_mnist
@@ -41,6 +41,8 @@ def idx_reference(data):
     shape = struct.unpack(f">{data[3]}I", data[4:4 + 4 * data[3]])
     dtype = np.dtype(types[data[2]])
     if len(data) - 4 - 4 * data[3] != math.prod(shape) * dtype.itemsize:
+        return None
+    if math.prod(d for d in shape if d) * dtype.itemsize > MAX_IDX_BYTES:      # the documented cap
         return None
     return np.frombuffer(data[4 + 4 * data[3]:], dtype).reshape(shape)
 
