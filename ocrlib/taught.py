@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from ocrlib.mnist import IMAGE_SHAPE, N_PIXELS
+from ocrlib.npzfile import read_npz
 from ocrlib.paths import TAUGHT_PATH
-from ocrlib.strokeset import SOURCES, StrokeSetError, save_stroke_set, unpack
+from ocrlib.strokeset import KINDS, SOURCES, StrokeSetError, save_stroke_set, unpack
 
 APPLICATION_ID = 0x4F435254     # "OCRT" in the file header: this file is a taught-drawings database
 SCHEMA_VERSION = 1              # PRAGMA user_version
@@ -278,12 +279,10 @@ def export_stroke_set(out_path, path=None):
 def _read_npz(path):
     """A taught-drawings ``.npz`` of the earlier format: (drawings, images uint8 (N, 28, 28), labels (N,))."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        arrays = read_npz(path, dict(KINDS, images="u"), StrokeSetError)
         drawings, labels = unpack(arrays, name=str(path))
-    except (ValueError, OSError, EOFError) as err:
-        message = str(err) if isinstance(err, StrokeSetError) else f"{path}: not a readable .npz ({err})"
-        raise TaughtFileError(f"{message} (expected a taught-drawings file to import)") from None
+    except (StrokeSetError, OSError) as err:
+        raise TaughtFileError(f"{err} (expected a taught-drawings file to import)") from None
     images = arrays.get("images")
     if images is None or images.shape != (len(labels),) + IMAGE_SHAPE or images.dtype != np.uint8:
         raise TaughtFileError(f"{path}: expected 'images' uint8 ({len(labels)}, 28, 28), got "
