@@ -77,7 +77,7 @@ MUTANTS = [
      "fastpath.py", "delta *= lr / m", "delta *= lr",
      ["tests/test_fastpath.py", NB + "04_training.ipynb"]),
     ("train_on_instance: the bias step with the wrong sign",
-     "network.py", "b[l] -= db", "b[l] += db",
+     "network.py", "steps.append((l, W_new, b[l] - delta))", "steps.append((l, W_new, b[l] + delta))",
      ["tests/test_network.py", NB + "03_backprop.ipynb"]),
     ("the cosine schedule one epoch ahead",
      "network.py", "math.cos(math.pi * epoch / epochs)", "math.cos(math.pi * (epoch + 1) / epochs)",
