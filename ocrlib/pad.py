@@ -19,7 +19,7 @@ import numpy as np
 
 from ocrlib.mnist import load_mnist
 from ocrlib.paths import MODEL_PATH, USER_MODEL_PATH
-from ocrlib.preprocess import CANVAS_SIZE, rasterize, to_mnist
+from ocrlib.preprocess import strokes_to_mnist
 from ocrlib.pretrained import load_pretrained
 from ocrlib.taught import read_taught, resolve_path, write_taught
 
@@ -65,9 +65,6 @@ class Pad:
         self.image = None                       # what the network sees: float32 (28, 28), or None when blank
         self.probabilities = None               # (10,), or None when blank
         self.prediction = None
-        self._finished_ink = np.zeros((CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)   # rasterized finished strokes
-        self._stroke_ink = np.zeros_like(self._finished_ink)  # the stroke being drawn, rasterized ...
-        self._inked = 0                                         # ... up to this many of its points
         self._last_predict = -np.inf
         self._dataset = read_taught(self.taught_path)   # fails early, naming the file, if it is unreadable
         self._undo_params = None                # the weights before the last teach, while it can be undone
@@ -88,8 +85,6 @@ class Pad:
     def on_pen_down(self, x, y):
         x, y = float(x), float(y)                # plain floats: NumPy scalars cannot go to the browser as JSON
         self.current = [(x, y)]
-        self._stroke_ink[:] = 0
-        self._inked = 0
         self._last_predict = -np.inf
         self.predict()
 
@@ -105,8 +100,6 @@ class Pad:
             return
         if x is not None and (float(x), float(y)) != self.current[-1]:
             self.on_pen_move(x, y)
-        self._ink_new_points()
-        self._finished_ink = np.maximum(self._finished_ink, self._stroke_ink)
         self.strokes.append(np.array(self.current, dtype=np.float64))
         self.current = None
         self.predict()
@@ -115,7 +108,6 @@ class Pad:
 
     def clear(self):
         self.strokes, self.current = [], None
-        self._finished_ink[:] = 0
         self.predict()
 
     def undo(self):
@@ -124,7 +116,6 @@ class Pad:
             self.current = None
         elif self.strokes:
             self.strokes.pop()
-        self._finished_ink = rasterize(self.strokes) if self.strokes else np.zeros_like(self._finished_ink)
         self.predict()
 
     def teach(self, label):
@@ -200,13 +191,10 @@ class Pad:
     # --- prediction ---
 
     def predict(self):
-        """Rasterize the ink, turn it into the 28x28 input and run the network; update the display."""
+        """Turn the strokes into the 28x28 input (``strokes_to_mnist``) and run the network; update the display."""
         self._last_predict = time.monotonic()
-        ink = self._finished_ink
-        if self.current is not None:
-            self._ink_new_points()
-            ink = np.maximum(ink, self._stroke_ink)
-        self.image = to_mnist(ink)
+        current = [np.array(self.current, dtype=np.float64)] if self.current else []
+        self.image = strokes_to_mnist(self.strokes + current)
         if self.image is None:
             self.probabilities, self.prediction = None, None
         else:
@@ -214,17 +202,6 @@ class Pad:
             self.prediction = int(self.probabilities.argmax())
         self._show()
         return self.prediction
-
-    def _ink_new_points(self):
-        """Add the segments drawn since the last prediction to the current stroke's ink.
-
-        Ink is the maximum over segments, so drawing a stroke piece by piece gives the same pixels as
-        drawing it whole, and a long stroke costs no more per prediction than a short one.
-        """
-        if len(self.current) > self._inked:
-            new = np.array(self.current[max(self._inked - 1, 0):])     # the new points and the one before
-            self._stroke_ink = np.maximum(self._stroke_ink, rasterize([new]))
-            self._inked = len(self.current)
 
     def _forgetting_sample(self):
         """A fixed sample of MNIST test digits (the same every time), loaded once."""

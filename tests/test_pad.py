@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ocrlib.preprocess import rasterize, to_mnist
+from ocrlib.preprocess import rasterize, strokes_to_mnist, to_mnist
 from ocrlib.pretrained import MODEL_PATH, load_pretrained
 from ocrlib.strokeset import load_stroke_set
 from ocrlib.taught import load_taught, read_taught
@@ -239,11 +239,12 @@ def test_the_app_notebook_shows_only_the_pad():
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
 
 
-def test_ink_drawn_piece_by_piece_equals_the_whole_stroke(pad, monkeypatch):
+def test_the_pad_reads_its_strokes_through_strokes_to_mnist(pad, monkeypatch):
     monkeypatch.setattr("ocrlib.pad.PREDICT_INTERVAL", 0.0)          # predict at every move
     t = np.linspace(0, 2 * np.pi, 120)
     spiral = np.c_[140 + (30 + 20 * t) * np.cos(t), 140 + (30 + 20 * t) * np.sin(t)]
     draw(pad, spiral.tolist())
     draw(pad, [(40, 40), (60, 45)])
-    whole = to_mnist(rasterize([spiral, np.array([(40.0, 40.0), (60.0, 45.0)])]))
+    whole = strokes_to_mnist([spiral, np.array([(40.0, 40.0), (60.0, 45.0)])])
     assert np.array_equal(pad.image, whole)
+    assert not np.allclose(pad.image, to_mnist(rasterize(pad.strokes)), atol=0.1)   # not the fixed pen's picture
