@@ -10,8 +10,8 @@ import numpy as np
 
 from ocrlib.mnist import IMAGE_SHAPE
 
-ALPHA = 34.0    # elastic distortion: displacement scale (pixels) ...
-SIGMA = 4.0     # ... and smoothness (pixels), Simard et al.'s values for MNIST
+ALPHA = 20.0    # elastic distortion: displacement scale (pixels; Simard et al. used 34 without affine changes) ...
+SIGMA = 4.0     # ... and smoothness (pixels), Simard et al.'s value for MNIST
 
 
 def thicken(images):
