@@ -1,4 +1,4 @@
-"""Read MNIST from its original IDX files.
+"""Read MNIST from its original IDX files (notebook 01 reads one by hand first).
 
 An IDX file is a 4-byte magic number, then one big-endian uint32 per dimension, then the data:
 

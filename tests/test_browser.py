@@ -125,7 +125,7 @@ def test_draw_a_digit_and_teach_it_in_the_browser(sync_api, app):
             sync_api.expect(prediction).to_have_text(str(expected), timeout=15_000)
 
             page.get_by_role("button", name=f"This is a {expected}", exact=True).click()
-            sync_api.expect(page.locator(".digitpad-taught")).to_have_text("Digits taught: 1", timeout=15_000)
+            sync_api.expect(page.locator(".digitpad-taught")).to_have_text("Drawings taught: 1", timeout=15_000)
             sync_api.expect(page.locator(".digitpad-status")).to_contain_text(f"Taught a {expected}")
             X, y = load_taught(taught)
             assert y.tolist() == [expected] and X.shape == (1, 28, 28) and X.max() > 200

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import ocrlib
+from ocrlib.activations import ACTIVATIONS
 from ocrlib.fastpath import Trainer
-from ocrlib.network import ACTIVATIONS, MLP, TrainingDiverged
+from ocrlib.network import MLP, TrainingDiverged
 
 SHAPES = [(12, 7, 5), (12, 6, 4, 3), (784, 16, 10), (784, 12, 8, 10)]     # 1 and 2 hidden layers
 EXACT = {"rtol": 1e-9, "atol": 1e-12}                                     # float64: only rounding differs

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import ocrlib
-from ocrlib.network import ACTIVATIONS, MLP, TrainingDiverged, cross_entropy, one_hot, softmax
+from ocrlib.activations import ACTIVATIONS
+from ocrlib.network import MLP, TrainingDiverged, cross_entropy, one_hot, softmax
 
 SHAPES = [(12, 7, 5), (12, 6, 4, 3), (784, 25, 10)]
 
