@@ -34,7 +34,7 @@ def gaussian_blur_matrix(n, sigma):
     return (G / G.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def elastic_field(n, rng, alpha=34.0, sigma=4.0):
+def elastic_field(n, rng, alpha=ALPHA, sigma=SIGMA):
     """Random smooth displacements (N, 2, 784) in pixels: the elastic distortion of Simard, Steinkraus and
     Platt (2003). Each pixel's (dx, dy) is uniform in [-1, 1], blurred by a Gaussian of width ``sigma`` pixels
     (neighbours move together, so strokes bend instead of breaking), then scaled by ``alpha``."""

@@ -78,7 +78,7 @@ def test_affine_warp_with_a_uniform_field_is_a_shift(digits):
 def test_elastic_distortion_keeps_ink_mass_and_shape(digits):
     X, y = digits
     identity = np.tile(np.eye(2), (len(X), 1, 1))
-    field = augment.elastic_field(len(X), np.random.default_rng(3))
+    field = augment.elastic_field(len(X), np.random.default_rng(3))              # as in training: ALPHA, SIGMA
     bent = augment.affine_warp(X, identity, np.zeros((len(X), 2)), field)
     assert not np.array_equal(bent, X)
     mass, bent_mass = X.reshape(len(X), -1).sum(axis=1), bent.reshape(len(X), -1).sum(axis=1)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ocrlib.preprocess import rasterize, to_mnist
+from ocrlib.preprocess import strokes_to_mnist
 from ocrlib.pretrained import load_pretrained
 from ocrlib.taught import load_taught
 
@@ -108,7 +108,7 @@ def sync_api():
 
 def test_draw_a_digit_and_teach_it_in_the_browser(sync_api, app):
     url, taught = app
-    expected = int(load_pretrained().predict(to_mnist(rasterize([np.array(s, float) for s in SEVEN]))))
+    expected = int(load_pretrained().predict(strokes_to_mnist([np.array(s, float) for s in SEVEN])))
 
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(playwright), args=CHROMIUM_ARGS)
