@@ -14,9 +14,9 @@ from typing import NamedTuple
 import numpy as np
 
 import ocrlib
-from ocrlib.pad import TEACH_LR
 from ocrlib.preprocess import strokes_to_mnist
 
+TEACH_LR = 0.03         # the plain teach step's rate; the pad teaches with Teacher (python -m benchmarks.teaching)
 SIZES = (784, 128, 10)
 BATCH, LR = 64, 0.1
 LAYER_MACS = SIZES[0] * SIZES[1] + SIZES[1] * SIZES[2]      # multiply-adds per image per matmul pass
@@ -321,7 +321,7 @@ def row_drawing(net, calls):
 
 
 def row_teach(net, calls):
-    """The pad's plain teach step: one ``train_on_instance`` on the drawing, at the pad's learning rate."""
+    """The plain teach step: one ``train_on_instance`` on the drawing (``Teacher`` is timed in benchmarks/teaching.py)."""
     image = strokes_to_mnist(a_drawn_two())
     seconds = median_time(calls, lambda: net.train_on_instance(image, 2, lr=TEACH_LR), warmup=5)
     return Row("teach", "teach: one step on a drawing, shipped model", {"ocrlib": seconds}, None, "≤ 1 ms",

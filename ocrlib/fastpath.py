@@ -69,17 +69,19 @@ class Trainer:
         self.batch_size = batch_size
         self.velocity = [np.zeros_like(p) for p in weights + biases]
 
-    def epoch(self, source, y, picks, lr, momentum, bar):
+    def epoch(self, source, y, picks, lr, momentum, bar, loss_after):
         """One pass over the examples in batches: ``source[picks]`` (or ``source`` in order if ``picks`` is None),
         labels ``y`` in that order. Returns (mean loss before each step, number of correct predictions).
 
-        Diverged: if a batch's loss, or any weight at the end, is NaN or infinite, every parameter goes back to
-        its value at the start of the epoch (the last known to be finite) and the loss returned is NaN or inf.
+        Each step's loss is computed before the next step, on the next batch; ``loss_after(rows, y)`` computes it
+        for the epoch's last step, on its own batch. Diverged: if a batch's loss, any weight at the end, or the
+        loss after the last step is NaN or infinite, every parameter goes back to its value at the start of the
+        epoch (the last known to be finite) and the loss returned is NaN or inf.
         """
         params = self.weights + self.biases
         start_params = [p.copy() for p in params]
-        loss, correct = self._batches(source, y, picks, lr, momentum, bar)
-        if math.isfinite(loss) and all(np.isfinite(p).all() for p in params):
+        loss, correct, last = self._batches(source, y, picks, lr, momentum, bar)
+        if math.isfinite(loss) and all(np.isfinite(p).all() for p in params) and math.isfinite(loss_after(*last)):
             return loss, correct
         for p, saved in zip(params, start_params):
             p[...] = saved
@@ -100,14 +102,14 @@ class Trainer:
             X, lit = self.batch_input(raw)
             loss, correct = self.step(X, y[start:stop], lr, momentum, lit)
             if not math.isfinite(loss):
-                return loss, total_correct
+                return loss, total_correct, None
             total_loss += loss * m
             total_correct += correct
             if stop - shown >= bar_every:
                 bar.update(stop - shown)
                 shown = stop
         bar.update(n - shown)
-        return total_loss / n, total_correct
+        return total_loss / n, total_correct, (raw, y[start:stop])
 
     def batch_input(self, raw):
         """A batch of rows in the input's dtype (m, n_in) -> (floats X (m, k), lit) for ``step``.

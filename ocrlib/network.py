@@ -67,8 +67,8 @@ class MLP:
         self.sizes = sizes = checks.layer_sizes(sizes)
         checks.one_of(activation, ACTIVATIONS, "activation")
         self.activation = activation
-        self.dtype = np.dtype(dtype)
-        rng = np.random.default_rng(seed)
+        self.dtype = checks.float_dtype(dtype)
+        rng = checks.random_generator(seed)
         self.weights, self.biases = [], []
         for layer, (n_in, n_out) in enumerate(pairwise(sizes)):
             if layer == len(sizes) - 2:
@@ -89,9 +89,9 @@ class MLP:
 
     # --- inputs, checked in ocrlib/checks.py ---
 
-    def as_input(self, X):
-        """Images (..., 28, 28) or (..., 784) -> float rows (N, 784). uint8 is scaled by 1/255."""
-        return checks.image_rows(X, self.sizes[0], self.dtype)
+    def as_input(self, X, name="X"):
+        """Images (..., 28, 28) or (..., 784) -> float rows (N, 784). uint8 is scaled by 1/255; floats must be in [0, 1]."""
+        return checks.image_rows(X, self.sizes[0], self.dtype, name)
 
     def labels(self, y, n):
         """Labels y as integers (n,), checked against the number of inputs n and of outputs."""
@@ -126,8 +126,12 @@ class MLP:
         return dW, db
 
     def loss(self, X, y):
+        """The mean cross-entropy on (X, y)."""
         p = self.forward(X)[-1]
-        return cross_entropy(p, self.labels(y, len(p)))
+        y = self.labels(y, len(p))
+        if len(p) == 0:
+            raise ValueError("X holds no images: the loss is a mean over at least one")
+        return cross_entropy(p, y)
 
     # --- prediction ---
 
@@ -144,6 +148,9 @@ class MLP:
         """Accuracy: the fraction of inputs whose predicted digit equals the label."""
         X = self.as_input(X)
         y = self.labels(y, len(X))
+        checks.count(batch_size, "batch_size")
+        if len(X) == 0:
+            raise ValueError("X holds no images: accuracy is a fraction of at least one")
         correct = sum(int((self.predict(X[i:i + batch_size]) == y[i:i + batch_size]).sum())
                       for i in range(0, len(X), batch_size))
         return correct / len(X)
@@ -159,10 +166,10 @@ class MLP:
         raises ``TrainingDiverged`` and no weight changes.
         """
         checks.learning_rate(lr)
-        x = self.as_input(x)
+        x = self.as_input(x, name="x")
         if len(x) != 1:
-            raise ValueError(f"train_on_instance takes one example, got {len(x)}")
-        label = int(self.labels([label], 1)[0])
+            raise ValueError(f"x must be one example (28, 28) or ({self.sizes[0]},), got {len(x)} of them")
+        label = checks.label(label, self.sizes[-1])
         f, f_prime = ACTIVATIONS[self.activation]
         W, b = self.weights, self.biases
         lit = np.flatnonzero(x[0])                      # (k,) indices of the lit pixels
@@ -178,23 +185,29 @@ class MLP:
             loss = float(-np.log(p[label]))
         delta = lr * p
         delta[label] -= lr                              # lr * dloss/dz_L = lr * (p - onehot(label))
-        steps = []                                      # (l, lr * dW_l, lr * db_l), from the last layer down
+        steps = []                                      # (l, W_l - lr * dW_l, b_l - lr * db_l), from the last layer down
         for l in reversed(range(len(W))):
             column, row = activations[l][:, None], delta[None, :]
             # the outer product a_{l-1} delta_l, (n_{l-1}, n_l); np.dot of a column and a row is several times
             # quicker here than np.outer or @
-            steps.append((l, np.dot(column, row), delta))
+            if l == 0:
+                W_new = W[0][lit]                       # a copy of the lit rows of W1, the only ones that change
+                W_new -= np.dot(column, row)
+            else:
+                W_new = W[l] - np.dot(column, row)
+            steps.append((l, W_new, b[l] - delta))
             if l > 0:
                 delta = (W[l] @ delta) * f_prime(activations[l])      # (n_{l-1},)
-        if not math.isfinite(loss) or not all(np.isfinite(dW).all() for _, dW, _ in steps):
+        if not math.isfinite(loss) or not all(np.isfinite(W_new).all() and np.isfinite(b_new).all()
+                                              for _, W_new, b_new in steps):
             raise TrainingDiverged(f"the step on this example with lr={lr:g} gives NaN or infinite values "
                                    f"(loss {loss}); the weights were not changed")
-        for l, dW, db in steps:
+        for l, W_new, b_new in steps:                   # every new value is finite: now apply them
             if l == 0:
-                W[0][lit] -= dW                         # only the lit rows of W1 change
+                W[0][lit] = W_new
             else:
-                W[l] -= dW
-            b[l] -= db
+                W[l][...] = W_new
+            b[l][...] = b_new
         return loss
 
     def fit(self, X, y, epochs=10, batch_size=64, lr=0.1, momentum=0.0, lr_schedule=None,
@@ -214,12 +227,12 @@ class MLP:
         weights restored to those at the start of the epoch (the last values known to be finite).
         """
         images = np.asarray(X)
+        checks.fit_arguments(epochs, batch_size, momentum, validation, augment, self.sizes[0], self.sizes[-1])
         rows = checks.training_rows(images, self.sizes[0], augment)     # (n, n_in) in the input's own dtype
         n = len(rows)
         y = self.labels(y, n)
-        checks.fit_arguments(epochs, batch_size, momentum)
         schedule = _schedule(lr_schedule, checks.learning_rate(lr), epochs)
-        rng = np.random.default_rng(seed)
+        rng = checks.random_generator(seed)
         trainer = fastpath.Trainer(self.weights, self.biases, ACTIVATIONS[self.activation], min(batch_size, n))
         history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "lr": []}
         with tqdm(total=epochs * n, unit="img", unit_scale=True, desc="fit", disable=not progress) as bar:
@@ -230,11 +243,12 @@ class MLP:
                     source, picks = rows, order                 # each batch gathers its rows by ``picks``
                 else:
                     source, picks = checks.training_rows(augment(images[order], rng), self.sizes[0], n=n), None
-                loss, correct = trainer.epoch(source, y[order], picks, epoch_lr, momentum, bar)
+                loss, correct = trainer.epoch(source, y[order], picks, epoch_lr, momentum, bar, self._loss_after)
                 if not math.isfinite(loss):                     # the trainer put back the epoch's first weights
                     raise TrainingDiverged(
-                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1} (loss {loss}); try a "
-                        f"smaller learning rate. The weights are those from the start of epoch {epoch + 1}.")
+                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1}: a loss or a weight became NaN "
+                        f"or infinite; try a smaller learning rate. The weights are those from the start of epoch "
+                        f"{epoch + 1}.")
                 history["loss"].append(loss)
                 history["accuracy"].append(correct / n)
                 history["lr"].append(epoch_lr)
@@ -246,6 +260,11 @@ class MLP:
 
     # --- saving and loading (ocrlib/modelfile.py) ---
 
+    def _loss_after(self, rows, y):
+        """The loss on a batch after its step: how ``fit`` checks an epoch's last step (overflow is the question)."""
+        with np.errstate(all="ignore"):
+            return self.loss(rows, y)
+
     def save(self, path):
         """Write the model to ``.npz`` or ``.json``, atomically: a crash mid-save leaves any old file intact."""
         modelfile.save_model(path, self.sizes, self.activation, self.params)
@@ -253,7 +272,7 @@ class MLP:
     @classmethod
     def load(cls, path):
         """Read a model saved by ``save`` (``.npz`` or ``.json``), or an original OCR_AI ``neural_network.json``."""
-        sizes, activation, params = modelfile.load_model(path, activations=ACTIVATIONS)
+        sizes, activation, params = modelfile.load_model(path, ACTIVATIONS, checks.MAX_PARAMETERS)
         net = cls(sizes, activation=activation)
         for name, value in params.items():
             net.params[name][...] = value
