@@ -302,7 +302,8 @@ def normalize_strokes(strokes, stroke_width=STROKE_WIDTH, detail=DETAIL):
 
         20 w / (L + w) = stroke_width   =>   w = L * stroke_width / (20 - stroke_width)
 
-    A single dot keeps its size: there is no length to scale.
+    A single dot keeps its size: there is no length to scale. A scribble with more stroke than ``rasterize``
+    draws (``MAX_INK`` times the canvas's width) is scaled less, to fit: it comes out with a wider pen.
     """
     if not 0 < stroke_width < BOX:
         raise ValueError(f"stroke_width must be between 0 and {BOX} pixels, got {stroke_width}")
@@ -316,6 +317,9 @@ def normalize_strokes(strokes, stroke_width=STROKE_WIDTH, detail=DETAIL):
     lo, hi = points.min(axis=0), points.max(axis=0)
     extent = float(np.max(hi - lo))
     k = L / extent if extent > 0 else 1.0
+    length = sum(np.hypot(*np.diff(points, axis=0).T).sum() for points in strokes)
+    if k * length > 0.9 * MAX_INK * size:
+        k = 0.9 * MAX_INK * size / length
     centre = (lo + hi) / 2
     return [(s - centre) * k + size / 2 for s in strokes], size, w
 

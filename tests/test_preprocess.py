@@ -206,6 +206,12 @@ def test_strokes_to_mnist_blank_dot_and_bad_width():
         strokes_to_mnist([np.zeros((3, 3))])
 
 
+def test_strokes_to_mnist_reads_a_scribble_too_long_to_scale_up():
+    zigzag = np.c_[100 + 30 * (np.arange(400) % 2), np.linspace(100, 130, 400)]   # 400 passes across 30 px
+    image = strokes_to_mnist([zigzag])                     # scaled to 80 px it would be more ink than rasterize draws
+    assert image is not None and image.mean() > 0.3        # a blob of ink, not an error
+
+
 def test_drawings_to_mnist_is_strokes_to_mnist_of_each():
     drawings = [ONE, [], [np.array([[10.0, 10.0], [200.0, 30.0]])]]
     images = drawings_to_mnist(drawings)
