@@ -62,7 +62,10 @@ STYLE = f"""
 .digitpad .digitpad-prediction {{ min-width: calc(var(--big) * 1.2); }}
 .digitpad .digitpad-digit {{ font-size: var(--big); line-height: 1.2; font-weight: bold; text-align: center; }}
 .digitpad .digitpad-blank {{ color: #666; padding-top: calc(var(--seen) / 3); }}
-.digitpad .digitpad-bar-row {{ align-items: center; height: calc(var(--jp-widgets-inline-height) * 0.85); }}
+.digitpad .digitpad-bar-row {{ align-items: center; height: auto; overflow: visible; }}
+.digitpad .digitpad-bar-row > * {{ height: calc(var(--jp-widgets-inline-height) * 0.8); margin-top: 1px; margin-bottom: 1px; }}
+/* no box of the pad may scroll: a scrolling box would be one more stop for Tab */
+.digitpad .widget-box {{ overflow: visible; }}
 .digitpad .digitpad-bar-row .widget-label {{ min-width: 0; }}
 .digitpad .digitpad-bar-row .digitpad-bar-digit {{ width: 1.2em; flex: 0 0 auto; margin-right: 4px; }}
 .digitpad .digitpad-bar-row .widget-progress {{ flex: 1 1 auto; width: auto !important; min-width: 40px; }}
