@@ -220,6 +220,16 @@ def expected_seven():
     return int(load_pretrained().predict(to_mnist(rasterize([np.array(SEVEN, float)]))))
 
 
+def screenshot(page, name, top=True):
+    """What the screen shows (from the top of the page unless ``top=False``), in tests/artifacts/ (and docs/)."""
+    if top:
+        page.evaluate("document.getElementById('rendered_cells').scrollTop = 0")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+    if os.environ.get("OCRLIB_DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(ROOT / "docs" / name))
+
+
 def fail_with_screenshot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"), full_page=True)
@@ -261,12 +271,16 @@ def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
         else:                                           # larger screens: a larger pad
             assert canvas["width"] >= (320 if size == "laptop" else 560)
 
-        ARTIFACTS.mkdir(exist_ok=True)
-        shots = [ARTIFACTS / f"digit_pad_app_{width}x{height}.png"]
-        if os.environ.get("OCRLIB_DOCS_SCREENSHOTS"):
-            shots.append(ROOT / "docs" / shots[0].name)
-        for shot in shots:
-            page.screenshot(path=str(shot), full_page=True)
+        screenshot(page, f"digit_pad_app_{width}x{height}.png")
+        if size == "phone":                             # and further down: teaching
+            page.locator(".digitpad-report").scroll_into_view_if_needed()
+            screenshot(page, f"digit_pad_app_{width}x{height}_teach.png", top=False)
+        if size == "projector":                         # presentation mode: larger still, and still no overflow
+            page.locator(".digitpad-present-toggle").click()
+            expect(page.locator(".digitpad.digitpad-present")).to_have_count(1, timeout=15_000)
+            assert page.evaluate(LAYOUT_PROBLEMS) == []
+            assert page.locator(".digitpad-canvas").bounding_box()["width"] >= 0.7 * height
+            screenshot(page, f"digit_pad_app_{width}x{height}_presentation.png")
         assert foreign(requests, url) == [] and len(requests) > 20
     except BaseException:
         fail_with_screenshot(page, f"test_browser-{size}")
