@@ -34,9 +34,9 @@ def app_notebook(pad_code, teaching=True):
             "Draw with a mouse, a finger or a pen: the network reads it as the small 28x28 image shown with its answer.")
     if teaching:
         text += " If it reads it wrong, tell it which digit you drew."
-    text += ("\n\nKeys: <kbd>Esc</kbd> clears, <kbd>Backspace</kbd> removes the last stroke"
-             + (", <kbd>0</kbd>-<kbd>9</kbd> choose a digit, <kbd>Ctrl</kbd>+<kbd>Enter</kbd> teaches it."
-                if teaching else "."))
+    text += ("\n\n<p class='digitpad-keys'>Keys: <kbd>Esc</kbd> clears, <kbd>Backspace</kbd> removes the last "
+             "stroke" + (", <kbd>0</kbd>-<kbd>9</kbd> choose a digit, <kbd>Ctrl</kbd>+<kbd>Enter</kbd> teaches it."
+                         if teaching else ".") + "</p>")
     cells = [("markdown", text), ("code", pad_code)]
     notebook_cells = []
     for n, (kind, source) in enumerate(cells):

@@ -56,7 +56,7 @@ STYLE = f"""
   width: var(--seen) !important; height: var(--seen) !important; outline: 1px solid #999; margin: 1px;
   image-rendering: pixelated;
 }}
-.digitpad .digitpad-reading {{ flex: 1 1 280px; min-width: 0; max-width: 560px; }}
+.digitpad .digitpad-reading {{ flex: 1 1 280px !important; min-width: 0; max-width: 560px; }}
 .digitpad .digitpad-bars {{ width: 100%; }}
 .digitpad .digitpad-guess-row {{ gap: 16px; flex-wrap: wrap; }}
 .digitpad .digitpad-prediction {{ min-width: calc(var(--big) * 1.2); }}
@@ -68,15 +68,16 @@ STYLE = f"""
 .digitpad .widget-box {{ overflow: visible; }}
 .digitpad .digitpad-bar-row .widget-label {{ min-width: 0; }}
 .digitpad .digitpad-bar-row .digitpad-bar-digit {{ width: 1.2em; flex: 0 0 auto; margin-right: 4px; }}
-.digitpad .digitpad-bar-row .widget-progress {{ flex: 1 1 auto; width: auto !important; min-width: 40px; }}
+.digitpad .digitpad-bar-row .widget-hprogress {{ flex: 1 1 auto; width: auto !important; min-width: 40px; }}
+.digitpad .digitpad-bar-row .widget-hprogress .progress {{ flex: 1 1 auto; }}
 .digitpad .digitpad-bar-row .digitpad-percent {{ width: 3.4em; flex: 0 0 auto; text-align: right; }}
 .digitpad .digitpad-row {{ flex-wrap: wrap; align-items: center; max-width: 100%; }}
 .digitpad .widget-button, .digitpad .widget-toggle-button {{ width: auto; padding: 0 12px; }}
 .digitpad .digitpad-labels .widget-toggle-button {{ width: 2.6em; min-width: 2.6em; padding: 0; }}
 .digitpad .digitpad-labels {{ width: auto; max-width: 100%; }}
 .digitpad .digitpad-labels > div {{ display: flex; flex-wrap: wrap; }}
-.digitpad .digitpad-status, .digitpad .digitpad-report, .digitpad .digitpad-heading {{ max-width: 100%; }}
-.digitpad .digitpad-status .widget-html-content, .digitpad .digitpad-report .widget-html-content,
+.digitpad .digitpad-status, .digitpad .digitpad-heading {{ max-width: 100%; }}
+.digitpad .digitpad-status .widget-html-content,
 .digitpad .digitpad-heading .widget-html-content {{ white-space: normal; line-height: 1.4; }}
 .digitpad .widget-html, .digitpad .widget-label {{ height: auto; }}
 .digitpad .digitpad-announce {{
@@ -85,13 +86,13 @@ STYLE = f"""
 /* a phone held upright: the pad as wide as the screen, the reading under it */
 @media (max-width: 600px) {{
   .digitpad {{ --pad: calc(100vw - 24px); --seen: 112px; --big: 80px; }}
-  .digitpad .digitpad-reading {{ flex-basis: 100%; }}
+  .digitpad .digitpad-reading {{ flex-basis: 100% !important; }}
 }}
 /* a phone held sideways: the pad as tall as the screen, the reading beside it */
 @media (max-height: 500px) and (orientation: landscape) {{
   .digitpad {{ --pad: calc(100vh - 60px); --seen: 96px; --big: 72px; }}
   .digitpad .digitpad-main {{ flex-wrap: nowrap; }}
-  .digitpad .digitpad-reading {{ flex: 1 1 auto; }}
+  .digitpad .digitpad-reading {{ flex: 1 1 auto !important; }}
 }}
 /* a projector or a large screen */
 @media (min-width: 1600px) {{
@@ -121,7 +122,7 @@ class DigitPad(Pad):
     def __init__(self, *args, present=False, **kwargs):
         self._built = False
         self._message_is_news = False       # the status shows Pad's last message until the drawing changes
-        self._report = None                 # the last teach's TeachReport, while it is the latest news
+        self._report = None                 # the last teach's TeachReport
         super().__init__(*args, **kwargs)
         self._build(present)
         self._built = True
@@ -255,8 +256,6 @@ class DigitPad(Pad):
         self.present_toggle.observe(lambda change: self._present(change["new"]), "value")
         self.taught_label = W.Label()
         self.taught_label.add_class("digitpad-taught")
-        self.report = W.HTML()
-        self.report.add_class("digitpad-report")
         self.download = W.HTML()
         self.download.add_class("digitpad-download")
         self.status_line = W.HTML()
@@ -275,8 +274,7 @@ class DigitPad(Pad):
         heading.add_class("digitpad-heading")
         self.teach_box = W.VBox([heading, self.label_choice,
                                  _box(W.HBox, [self.teach_button, self.undo_teach_button, self.taught_label],
-                                      "digitpad-row"),
-                                 self.report])
+                                      "digitpad-row")])
         tools = [self.save_button, self.reset_button] if self.teaching else []
         self.widget = W.VBox([W.HTML(f"<style>{STYLE}</style>"),
                               _box(W.HBox, [drawing, reading], "digitpad-main"),
@@ -347,9 +345,18 @@ class DigitPad(Pad):
         self.teach_button.disabled = not self.teaching or self.image is None or chosen is None
         self.undo_teach_button.disabled = not self.can_undo_teach
         self.taught_label.value = f"Drawings taught: {self.taught_count}"
-        self.report.value = self._report_html()
-        self.status_line.value = html.escape(self.status if self._message_is_news else self._hint())
+        self.status_line.value = html.escape(self._status_text())
         self._show_seen()
+
+    def _status_text(self):
+        if not self._message_is_news:
+            return self._hint()
+        r = self._report
+        if r is not None and self.status == r.message:        # the teach's numbers, in the pad's own percents
+            return (f"Taught a {r.label}: p({r.label}) on your drawing {percent(r.p_before)} \u2192 "
+                    f"{percent(r.p_after)}; MNIST test digits read right {r.accuracy_before:.1%} \u2192 "
+                    f"{r.accuracy_after:.1%}.")
+        return self.status
 
     def _reading(self):
         if self.prediction is None:
@@ -363,15 +370,6 @@ class DigitPad(Pad):
         if not self.teaching:
             return self._reading()
         return f"{self._reading()} If that is wrong, choose the digit you drew and press Teach it."
-
-    def _report_html(self):
-        """The last teach: p(label) on the drawing and the forgetting check, each before -> after."""
-        r = self._report
-        if r is None or not self.can_undo_teach:
-            return ""
-        return (f"Last teach ({r.label}): p({r.label}) on your drawing {percent(r.p_before)} &rarr; "
-                f"{percent(r.p_after)}; MNIST check (test digits right) {r.accuracy_before:.1%} &rarr; "
-                f"{r.accuracy_after:.1%}")
 
 
 def _box(kind, children, css_class):

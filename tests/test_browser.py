@@ -260,7 +260,7 @@ def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
         page.locator(".digitpad-labels button", has_text=str(seven)).tap()
         page.locator(".digitpad-teach-button").tap()
         expect(page.locator(".digitpad-taught")).to_have_text(f"Drawings taught: {count + 1}", timeout=15_000)
-        expect(page.locator(".digitpad-report")).to_contain_text(f"p({seven}) on your drawing")
+        expect(page.locator(".digitpad-status")).to_contain_text(f"p({seven}) on your drawing")
 
         assert page.evaluate(LAYOUT_PROBLEMS) == []
         canvas, reading = (page.locator(sel).bounding_box() for sel in (".digitpad-canvas", ".digitpad-reading"))
@@ -273,7 +273,7 @@ def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
 
         screenshot(page, f"digit_pad_app_{width}x{height}.png")
         if size == "phone":                             # and further down: teaching
-            page.locator(".digitpad-report").scroll_into_view_if_needed()
+            page.locator(".digitpad-status").scroll_into_view_if_needed()
             screenshot(page, f"digit_pad_app_{width}x{height}_teach.png", top=False)
         if size == "projector":                         # presentation mode: larger still, and still no overflow
             page.locator(".digitpad-present-toggle").click()

@@ -100,7 +100,8 @@ def test_teach_raises_the_probability_and_keeps_the_drawing(pad, tmp_path):
     assert report.label == 7 and report.p_before == pytest.approx(p_before) and report.p_after > report.p_before
     X_test, y_test = pad._forgetting_sample()
     assert len(y_test) == 1000 and report.accuracy_after == pad.model.evaluate(X_test, y_test)
-    assert 0.9 < report.accuracy_before <= 1 and report.message in pad.status_line.value
+    assert 0.9 < report.accuracy_before <= 1 and "Taught a 7: p(7)" in pad.status_line.value
+    assert f"{report.accuracy_before:.1%} \u2192 {report.accuracy_after:.1%}" in pad.status_line.value
     assert pad.taught_count == 1 and "Drawings taught: 1" in pad.taught_label.value
     draw_digit(pad, 3)
     pad.label_choice.value = "3"
