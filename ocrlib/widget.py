@@ -12,6 +12,7 @@ or smaller, and ipycanvas scales every pointer position back to 280 x 280.
 
 import base64
 import html
+import time
 
 import ipycanvas
 import ipywidgets
@@ -20,8 +21,8 @@ import numpy as np
 from ocrlib.pad import Pad
 from ocrlib.preprocess import CANVAS_SIZE, PEN_WIDTH
 
-ZOOM = 5                    # the 28 x 28 input is drawn 5 times enlarged (then sized by the style sheet)
 PAPER, INK = "#fdfdf8", "#1c1c1c"
+SHOW_INTERVAL = 0.1         # seconds: at most one screen update per interval while the pen moves (always one at pen-up)
 
 
 def percent(p):
@@ -34,6 +35,20 @@ def percent(p):
     if p > 0.99:
         return ">99%"
     return f"{p:.0%}"
+
+
+def bars_html(probabilities):
+    """The ten probabilities as rows of a digit, a bar and a percent (empty rows for a blank pad)."""
+    rows = []
+    for d in range(10):
+        p = 0.0 if probabilities is None else float(probabilities[d])
+        top = probabilities is not None and d == int(np.argmax(probabilities))
+        rows.append(f"<div class='digitpad-bar-row{' digitpad-bar-top' if top else ''}'>"
+                    f"<span class='digitpad-bar-digit'>{d}</span>"
+                    f"<div class='digitpad-bar'><div style='width:{100 * p:.1f}%'></div></div>"
+                    f"<span class='digitpad-percent'>{'' if probabilities is None else html.escape(percent(p))}"
+                    f"</span></div>")
+    return "".join(rows)
 
 
 # The pointer over the pad is the pen itself: a circle as wide as the line it draws.
@@ -62,15 +77,14 @@ STYLE = f"""
 .digitpad .digitpad-prediction {{ min-width: calc(var(--big) * 1.2); }}
 .digitpad .digitpad-digit {{ font-size: var(--big); line-height: 1.2; font-weight: bold; text-align: center; }}
 .digitpad .digitpad-blank {{ color: #666; padding-top: calc(var(--seen) / 3); }}
-.digitpad .digitpad-bar-row {{ align-items: center; height: auto; overflow: visible; }}
-.digitpad .digitpad-bar-row > * {{ height: calc(var(--jp-widgets-inline-height) * 0.8); margin-top: 1px; margin-bottom: 1px; }}
-/* no box of the pad may scroll: a scrolling box would be one more stop for Tab */
-.digitpad .widget-box {{ overflow: visible; }}
-.digitpad .digitpad-bar-row .widget-label {{ min-width: 0; }}
-.digitpad .digitpad-bar-row .digitpad-bar-digit {{ width: 1.2em; flex: 0 0 auto; margin-right: 4px; }}
-.digitpad .digitpad-bar-row .widget-hprogress {{ flex: 1 1 auto; width: auto !important; min-width: 40px; }}
-.digitpad .digitpad-bar-row .widget-hprogress .progress {{ flex: 1 1 auto; }}
-.digitpad .digitpad-bar-row .digitpad-percent {{ width: 3.4em; flex: 0 0 auto; text-align: right; }}
+.digitpad .digitpad-bars .widget-html-content {{ display: block; line-height: 1; }}
+.digitpad .digitpad-bar-row {{ display: flex; align-items: center; height: calc(var(--jp-widgets-inline-height) * 0.8);
+  margin: 2px 0; }}
+.digitpad .digitpad-bar-digit {{ width: 1.4em; flex: 0 0 auto; }}
+.digitpad .digitpad-bar {{ flex: 1 1 auto; min-width: 40px; height: 75%; background: #eee; }}
+.digitpad .digitpad-bar > div {{ height: 100%; background: #90a4ae; }}
+.digitpad .digitpad-bar-top .digitpad-bar > div {{ background: #388e3c; }}
+.digitpad .digitpad-percent {{ width: 3.6em; flex: 0 0 auto; text-align: right; }}
 .digitpad .digitpad-row {{ flex-wrap: wrap; align-items: center; max-width: 100%; }}
 .digitpad .widget-button, .digitpad .widget-toggle-button {{ width: auto; padding: 0 12px; }}
 .digitpad .digitpad-labels .widget-toggle-button {{ width: 2.6em; min-width: 2.6em; padding: 0; }}
@@ -123,6 +137,8 @@ class DigitPad(Pad):
         self._built = False
         self._message_is_news = False       # the status shows Pad's last message until the drawing changes
         self._report = None                 # the last teach's TeachReport
+        self._seen = None                   # the 28x28 image last sent to the browser
+        self._last_shown = -np.inf          # when the view was last brought up to date
         super().__init__(*args, **kwargs)
         self._build(present)
         self._built = True
@@ -213,21 +229,14 @@ class DigitPad(Pad):
         self.canvas.on_touch_end(lambda touches: self.on_pen_up(*(touches[0] if touches else (None, None))))
         self.canvas.on_touch_cancel(lambda touches: self.on_pen_up())
 
-        side = 28 * ZOOM
-        self.seen = ipycanvas.Canvas(width=side, height=side)
+        self.seen = ipycanvas.Canvas(width=28, height=28)          # one pixel per input; enlarged by the browser
         self.seen.add_class("digitpad-seen")
         self.seen.tabbable = False
-        self.seen.on_client_ready(self._show_seen)
+        self.seen.on_client_ready(lambda: self._show_seen(again=True))     # a new browser view: send it
         self.digit_label = W.HTML()
         self.digit_label.add_class("digitpad-prediction")
-        self.bars = [W.FloatProgress(min=0, max=1) for _ in range(10)]
-        self.percents = [W.Label() for _ in range(10)]
-        rows = []
-        for d, (bar, pct) in enumerate(zip(self.bars, self.percents)):
-            digit = W.Label(str(d))
-            digit.add_class("digitpad-bar-digit")
-            pct.add_class("digitpad-percent")
-            rows.append(_box(W.HBox, [digit, bar, pct], "digitpad-bar-row"))
+        self.bars = W.HTML()                    # the ten probabilities: one widget, one message per update
+        self.bars.add_class("digitpad-bars")
 
         def button(text, css_class, action, tooltip=""):
             b = W.Button(description=text, tooltip=tooltip)
@@ -268,7 +277,7 @@ class DigitPad(Pad):
         seen = W.VBox([W.HTML("<b>The network sees</b>"), self.seen])
         guess = W.VBox([W.HTML("<b>It reads</b>"), self.digit_label])
         reading = _box(W.VBox, [_box(W.HBox, [seen, guess], "digitpad-guess-row"),
-                                  _box(W.VBox, rows, "digitpad-bars")],
+                                  self.bars],
                        "digitpad-reading")
         heading = W.HTML("<b>Teach it:</b> choose the digit you drew, then press Teach it")
         heading.add_class("digitpad-heading")
@@ -318,26 +327,26 @@ class DigitPad(Pad):
                 else:
                     self.canvas.stroke_lines(stroke)
 
-    def _show_seen(self):
+    def _show_seen(self, again=False):
+        """Send the 28x28 input to the browser (2 KB), unless it is the one already there."""
         grey = np.zeros((28, 28), np.uint8) if self.image is None else np.round(self.image * 255).astype(np.uint8)
-        big = np.repeat(np.repeat(grey, ZOOM, axis=0), ZOOM, axis=1)                  # (140, 140)
-        with ipycanvas.hold_canvas():
-            self.seen.put_image_data(np.stack([big] * 3, axis=-1), 0, 0)
+        if again or self._seen is None or not np.array_equal(grey, self._seen):
+            self._seen = grey
+            with ipycanvas.hold_canvas():
+                self.seen.put_image_data(np.stack([grey] * 3, axis=-1), 0, 0)            # (28, 28, 3)
 
     def _show(self):
         """The top digit, the ten probabilities, the teaching controls, the status and the 28x28 input."""
         if not self._built:
             return
+        if self.current is not None and time.monotonic() - self._last_shown < SHOW_INTERVAL:
+            return                                  # the pen moves: at most one update per SHOW_INTERVAL
+        self._last_shown = time.monotonic()
         if self.probabilities is None:
             self.digit_label.value = "<div class='digitpad-blank'>blank pad:<br>nothing to read</div>"
-            for bar, pct in zip(self.bars, self.percents):
-                bar.value, pct.value = 0, ""
         else:
             self.digit_label.value = f"<div class='digitpad-digit'>{self.prediction}</div>"
-            for d, (bar, pct) in enumerate(zip(self.bars, self.percents)):
-                bar.value = float(self.probabilities[d])
-                bar.bar_style = "success" if d == self.prediction else ""
-                pct.value = percent(self.probabilities[d])
+        self.bars.value = bars_html(self.probabilities)
         if self.current is None:                    # screen readers hear the reading when the pen is lifted
             self.announce.value = html.escape(self._reading())
         chosen = self.label_choice.value

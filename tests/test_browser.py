@@ -271,7 +271,7 @@ def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
         else:                                           # larger screens: a larger pad
             assert canvas["width"] >= (320 if size == "laptop" else 560)
 
-        screenshot(page, f"digit_pad_app_{width}x{height}.png")
+        screenshot(page, "digit_pad_app.png" if size == "laptop" else f"digit_pad_app_{width}x{height}.png")
         if size == "phone":                             # and further down: teaching
             page.locator(".digitpad-status").scroll_into_view_if_needed()
             screenshot(page, f"digit_pad_app_{width}x{height}_teach.png", top=False)
@@ -381,6 +381,7 @@ def test_a_dead_kernel_says_connection_lost(sync_api, app, browser):
         lost = page.locator(".digitpad-lost")
         sync_api.expect(lost).to_contain_text("Connection lost", timeout=20_000)
         sync_api.expect(lost.get_by_role("button", name="Reload")).to_be_focused()
+        screenshot(page, "digit_pad_app_connection_lost.png")
         deadline = time.monotonic() + 15                # the kernel restarted without the pad is shut down too
         while set(kernels(server)) - before and time.monotonic() < deadline:
             time.sleep(0.5)

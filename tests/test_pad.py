@@ -53,8 +53,9 @@ def test_drawing_a_one_predicts_one_and_shows_it(pad):
     assert pad.image.shape == (28, 28) and pad.image.max() > 0.5
     assert pad.probabilities.sum() == pytest.approx(1, abs=1e-5)
     assert ">1<" in pad.digit_label.value
-    assert pad.bars[1].value == pytest.approx(float(pad.probabilities[1]))
-    assert pad.bars[1].bar_style == "success"
+    rows = pad.bars.value.split("<div class='digitpad-bar-row")[1:]
+    assert len(rows) == 10 and rows[1].startswith(" digitpad-bar-top")              # the top digit's bar stands out
+    assert f"width:{100 * pad.probabilities[1]:.1f}%" in rows[1]
 
 
 def test_prediction_while_drawing_and_at_pen_up(pad):

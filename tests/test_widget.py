@@ -1,6 +1,7 @@
 """ocrlib.widget: what the pad shows (the drawing logic itself is tested in test_pad.py)."""
 
 import html
+import time
 
 import numpy as np
 import pytest
@@ -28,9 +29,28 @@ def test_percent_never_shows_0_or_100_for_what_is_not(p, shown):
 
 def test_every_percent_on_screen_agrees_with_its_bar(pad):
     draw_one(pad)
-    for bar, label in zip(pad.bars, pad.percents):
-        assert label.value == percent(bar.value)
-        assert label.value != "0%"
+    rows = pad.bars.value.split("<div class='digitpad-bar-row")[1:]
+    assert len(rows) == 10
+    for p, row in zip(pad.probabilities, rows):
+        assert f"width:{100 * p:.1f}%" in row and f">{html.escape(percent(p))}</span>" in row
+        assert ">0%<" not in row
+
+
+def test_the_screen_follows_the_pen_at_most_ten_times_a_second(pad, monkeypatch):
+    now = [time.monotonic() + 1000]                     # a clock that moves only when the test says so
+    monkeypatch.setattr("time.monotonic", lambda: now[0])
+    monkeypatch.setattr("ocrlib.pad.PREDICT_INTERVAL", 0.0)          # the pad predicts at every move
+    shown = []
+    pad.bars.observe(lambda change: shown.append(change["new"]), "value")
+    pad.on_pen_down(140, 40)
+    for y in range(41, 241):                            # 200 moves in 1 s: 20 moves per 0.1 s
+        pad.on_pen_move(140, y)
+        if y % 20 == 0:
+            now[0] += 0.1
+    assert 5 <= len(shown) <= 11
+    pad.on_pen_up(140, 240)                             # the pen-up reading, always, at once
+    assert pad.bars.value == shown[-1] and "digitpad-bar-top" in shown[-1]
+    assert pad.announce.value.startswith("It reads")
 
 
 def test_the_status_follows_the_drawing(pad):
