@@ -77,12 +77,14 @@ def start_app(folder):
     raise RuntimeError(f"the app did not start: see {log.name}")
 
 
-def server_cpu_seconds(server):
-    """CPU time (user + system) used so far by Voila and every kernel running now."""
+def server_cpu_seconds(server, kernels_only=False):
+    """CPU time (user + system) used so far by Voila and every kernel running now (or by the kernels only)."""
     process = psutil.Process(server.pid)
     total = 0.0
     for p in [process] + process.children(recursive=True):
         try:
+            if kernels_only and "ipykernel_launcher" not in " ".join(p.cmdline()):
+                continue
             times = p.cpu_times()
             total += times.user + times.system
         except psutil.NoSuchProcess:
@@ -184,10 +186,12 @@ async def run_class(url, server, n_students, seconds, period, drawings, seed):
         until = time.monotonic() + seconds
         psutil.cpu_percent()
         cpu_start, drawing_start = server_cpu_seconds(server), time.monotonic()
+        kernels_start = server_cpu_seconds(server, kernels_only=True)
         await asyncio.gather(*(student(page, drawings, period, until, latencies, failures,
                                        np.random.default_rng(seed + i)) for i, page in enumerate(pages)))
         cpu = psutil.cpu_percent()
         server_cpu = server_cpu_seconds(server) - cpu_start
+        kernels_cpu = server_cpu_seconds(server, kernels_only=True) - kernels_start
         drawing_seconds = time.monotonic() - drawing_start
         busy_memory = server_memory(server)
         lost = sum([await page.locator(".digitpad-lost").count() for page in pages])
@@ -197,7 +201,7 @@ async def run_class(url, server, n_students, seconds, period, drawings, seed):
         await browser.close()
     return {"students": n_students, "opened": opened, "failed_to_open": len(failed_to_open), "latencies": latencies, "failures": len(failures),
             "lost": lost, "idle_memory": idle_memory, "busy_memory": busy_memory, "cpu": cpu,
-            "server_cpu": server_cpu, "idle_cpu": idle_cpu, "drawing_seconds": drawing_seconds,
+            "server_cpu": server_cpu, "kernels_cpu": kernels_cpu, "idle_cpu": idle_cpu, "drawing_seconds": drawing_seconds,
             "after_close": server_memory(server)}
 
 
@@ -217,7 +221,8 @@ def report(result, period):
     return (f"| {result['students']} | {result['failed_to_open']} | {len(ms)} | {median:.0f} ms | {p95:.0f} ms | "
             f"{result['failures']} | {result['lost']} | {total:,.0f} MB ({np.mean(per_kernel):.0f} MB per kernel) | "
             f"{result['opened']:.0f} s | {result['cpu']:.0f} % | {len(closed_kernels)} | "
-            f"{100 * idle_per_page:.1f} % | {1000 * cpu_per_digit:.0f} ms | {capacity:.0f} |")
+            f"{100 * idle_per_page:.1f} % | {1000 * cpu_per_digit:.0f} ms "
+            f"({100 * result['kernels_cpu'] / max(result['server_cpu'], 1e-9):.0f} % in kernels) | {capacity:.0f} |")
 
 
 def main(argv=None):
