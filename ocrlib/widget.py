@@ -85,6 +85,8 @@ STYLE = f"""
 .digitpad .digitpad-bar > div {{ height: 100%; background: #90a4ae; }}
 .digitpad .digitpad-bar-top .digitpad-bar > div {{ background: #388e3c; }}
 .digitpad .digitpad-percent {{ width: 3.6em; flex: 0 0 auto; text-align: right; }}
+/* no box of the pad may scroll: a scrolling box would be one more stop for Tab */
+.digitpad .widget-box, .digitpad .widget-html, .digitpad .widget-html-content {{ overflow: visible !important; }}
 .digitpad .digitpad-row {{ flex-wrap: wrap; align-items: center; max-width: 100%; }}
 .digitpad .widget-button, .digitpad .widget-toggle-button {{ width: auto; padding: 0 12px; }}
 .digitpad .digitpad-labels .widget-toggle-button {{ width: 2.6em; min-width: 2.6em; padding: 0; }}
