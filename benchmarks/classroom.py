@@ -197,7 +197,9 @@ async def run_class(url, server, n_students, seconds, period, drawings, seed):
         lost = sum([await page.locator(".digitpad-lost").count() for page in pages])
         for page in pages:                              # leave each page, as closing its tab does
             await page.goto("about:blank")
-        await asyncio.sleep(3)
+        deadline = time.monotonic() + 30                # the browser stays open, as when tabs are closed
+        while server_memory(server)[1] and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
         await browser.close()
     return {"students": n_students, "opened": opened, "failed_to_open": len(failed_to_open), "latencies": latencies, "failures": len(failures),
             "lost": lost, "idle_memory": idle_memory, "busy_memory": busy_memory, "cpu": cpu,

@@ -72,16 +72,16 @@ STYLE = f"""
   image-rendering: pixelated;
 }}
 .digitpad .digitpad-reading {{ flex: 1 1 280px !important; min-width: 0; max-width: 560px; }}
-.digitpad .digitpad-bars {{ width: 100%; }}
 .digitpad .digitpad-guess-row {{ gap: 16px; flex-wrap: wrap; }}
 .digitpad .digitpad-prediction {{ min-width: calc(var(--big) * 1.2); }}
 .digitpad .digitpad-digit {{ font-size: var(--big); line-height: 1.2; font-weight: bold; text-align: center; }}
 .digitpad .digitpad-blank {{ color: #666; padding-top: calc(var(--seen) / 3); }}
-.digitpad .digitpad-bars .widget-html-content {{ display: block; line-height: 1; }}
+.digitpad .digitpad-bars {{ width: 100%; margin: 0; }}
+.digitpad .digitpad-bars .widget-html-content {{ display: block; width: 100%; line-height: 1; white-space: normal; }}
 .digitpad .digitpad-bar-row {{ display: flex; align-items: center; height: calc(var(--jp-widgets-inline-height) * 0.8);
   margin: 2px 0; }}
 .digitpad .digitpad-bar-digit {{ width: 1.4em; flex: 0 0 auto; }}
-.digitpad .digitpad-bar {{ flex: 1 1 auto; min-width: 40px; height: 75%; background: #eee; }}
+.digitpad .digitpad-bar {{ flex: 1 1 0; min-width: 40px; height: 75%; background: #eee; }}
 .digitpad .digitpad-bar > div {{ height: 100%; background: #90a4ae; }}
 .digitpad .digitpad-bar-top .digitpad-bar > div {{ background: #388e3c; }}
 .digitpad .digitpad-percent {{ width: 3.6em; flex: 0 0 auto; text-align: right; }}

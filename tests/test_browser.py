@@ -188,7 +188,8 @@ LAYOUT_PROBLEMS = """() => {
   const width = document.documentElement.clientWidth;
   if (document.documentElement.scrollWidth > width) problems.push(`page ${document.documentElement.scrollWidth}px wide`);
   const controls = document.querySelectorAll(
-    ".digitpad button, .digitpad .widget-label, .digitpad .widget-html-content, .digitpad canvas");
+    ".digitpad button, .digitpad .widget-label, .digitpad .widget-html-content, .digitpad .widget-html-content *, " +
+    ".digitpad canvas");
   for (const el of controls) {
     if (!el.offsetParent || el.closest(".digitpad-announce")) continue;          // hidden, or for screen readers
     const box = el.getBoundingClientRect();
