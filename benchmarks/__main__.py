@@ -7,12 +7,16 @@ import platform
 import statistics
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 import ocrlib
+from ocrlib.preprocess import rasterize, to_mnist
 
+TEACH_LR = 0.03         # the plain teach step's rate; the pad teaches with Teacher (python -m benchmarks.teaching)
 SIZES = (784, 128, 10)
 BATCH, LR = 64, 0.1
 LAYER_MACS = SIZES[0] * SIZES[1] + SIZES[1] * SIZES[2]      # multiply-adds per image per matmul pass
@@ -92,24 +96,13 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def blas_threads():
+def blas_threads(threadpoolctl):
     """Threads of numpy's BLAS, as threadpoolctl (a scikit-learn dependency) reports them, if it is there."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
+    if threadpoolctl is None:
         return "?"
-    pools = [p for p in threadpool_info() if p["user_api"] == "blas" and "numpy" in p["filepath"]]
+    pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas" and "numpy" in p["filepath"]]
     return ", ".join(f"{p['internal_api']} {p.get('version') or ''} {p['num_threads']} threads".replace("  ", " ")
                      for p in pools) or "?"
-
-
-def one_blas_thread():
-    """A context in which numpy's BLAS runs on one thread (threadpoolctl), or None without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits(1, user_api="blas")
 
 
 def busy_cpu_seconds():
@@ -126,17 +119,24 @@ def own_cpu_seconds():
     return user + system
 
 
-def machine(torch, sklearn):
+def machine(libs):
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{cpu_model()}, {cores} cores",
-        "versions": (f"Python {platform.python_version()}, numpy {np.__version__} (BLAS: {blas_threads()}), "
-                     f"torch {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else 'absent'}, "
-                     f"scikit-learn {sklearn.__version__ if sklearn else 'absent'}, ocrlib {ocrlib.__version__}"),
+        "versions": (f"Python {platform.python_version()}, numpy {np.__version__} (BLAS: {blas_threads(libs.threadpoolctl)}), "
+                     f"torch {libs.torch.__version__ + f' ({libs.torch.get_num_threads()} threads)' if libs.torch else 'absent'}, "
+                     f"scikit-learn {libs.sklearn.__version__ if libs.sklearn else 'absent'}, ocrlib {ocrlib.__version__}"),
         "load": load,
     }
+
+
+class Libraries(NamedTuple):
+    """The peers measured beside ocrlib, each a module or None when not installed."""
+    torch: object
+    sklearn: object
+    threadpoolctl: object
 
 
 def optional(name):
@@ -246,28 +246,86 @@ def a_drawn_two():
     return [np.vstack([arc, [[85, 225], [200, 225]]])]
 
 
-def drawing_path(net, repeats):
-    try:
-        from ocrlib.preprocess import rasterize, to_mnist
-    except ImportError as error:
-        return None, f"skipped: {error}"
+
+
+# --- the rows of the table: each measures its task for every library present, taking turns ---
+
+@dataclass
+class Row:
+    key: str                      # the row's name in the plot
+    task: str
+    times: dict                   # library -> seconds
+    limit: float = None           # the FLOP limit, seconds, where the task has one
+    target: str = ""
+    met: str = ""                 # "yes", "no", "—" (a value missing) or "" (no target)
+
+
+def row_epoch(libs, X, y, limit, repeats):
+    """One epoch of plain mini-batch SGD from uint8 images; returns the row and the trained models."""
+    runs = {"ocrlib": lambda: ocrlib_epoch(X, y)}
+    if libs.torch:
+        runs["torch"] = lambda: torch_epoch(libs.torch, X, y)
+    if libs.sklearn:
+        runs["sklearn"] = lambda: sklearn_epoch(X, y)
+    best = best_of_each(repeats, runs)
+    times = {name: seconds for name, (seconds, _) in best.items()}
+    vs_torch = ratio(times.get("ocrlib"), times.get("torch"))
+    row = Row("epoch", "epoch: 60,000 images, batch 64", times, limit, "≤ 1.5× limit, ≤ 0.5× PyTorch",
+              verdict([(times["ocrlib"] / limit, 1.5), (vs_torch, 0.5)]))
+    return row, {name: model for name, (_, model) in best.items()}
+
+
+def row_epoch_one_thread(libs, X, y, limit, repeats):
+    runs = {"ocrlib": lambda: ocrlib_epoch(X, y)}
+    if libs.torch:
+        runs["torch"] = lambda: torch_epoch(libs.torch, X, y, threads=1)
+    with libs.threadpoolctl.threadpool_limits(1, user_api="blas"):
+        best = best_of_each(repeats, runs)
+    return Row("epoch1", "epoch, on one thread", {name: seconds for name, (seconds, _) in best.items()}, limit)
+
+
+def row_one_example(libs, x, label, calls):
+    runs = {"ocrlib": ocrlib_one_example(x, label)}
+    if libs.torch:
+        runs["torch"] = torch_one_example(libs.torch, x, label)
+    times = median_of_each(calls, runs)
+    return Row("one", "one example: SGD step", times, None, "≤ 0.2× PyTorch",
+               verdict([(ratio(times["ocrlib"], times.get("torch")), 0.2)]))
+
+
+def row_predict_all(libs, trained, Xt, limit):
+    runs = {"ocrlib": lambda: trained["ocrlib"].predict(Xt)}
+    if libs.torch:
+        runs["torch"] = lambda: torch_predict(libs.torch, trained["torch"], Xt)
+    if libs.sklearn:
+        runs["sklearn"] = lambda: trained["sklearn"].predict(sklearn_inputs(Xt))
+    times = {name: seconds for name, (seconds, _) in best_of_each(10, runs).items()}
+    return Row("predict", "predict 10,000 test images", times, limit, "≤ 2× limit", verdict([(times["ocrlib"] / limit, 2.0)]))
+
+
+def row_predict_one(libs, trained, x, calls):
+    runs = {"ocrlib": lambda: trained["ocrlib"].predict(x)}
+    if libs.torch:
+        runs["torch"] = lambda: torch_predict(libs.torch, trained["torch"], x)
+    if libs.sklearn:
+        runs["sklearn"] = lambda: trained["sklearn"].predict(sklearn_inputs(x[None]))
+    return Row("predict1", "predict 1 image", median_of_each(calls, runs))
+
+
+def row_drawing(net, calls):
+    """The pad at pen-up: strokes -> rasterize -> to_mnist -> probabilities, with the shipped model."""
     strokes = a_drawn_two()
-
-    def run():
-        return net.predict_proba(to_mnist(rasterize(strokes)))
-    seconds = median_time(repeats, run, warmup=5)
-    return seconds, f"the pad's '2' read as {int(run().argmax())}"
+    seconds = median_time(calls, lambda: net.predict_proba(to_mnist(rasterize(strokes))), warmup=5)
+    return Row("drawing", "drawing: rasterize + to_mnist + forward", {"ocrlib": seconds}, None, "≤ 10 ms",
+               verdict([(seconds, 10e-3)]))
 
 
-def teach_step(net, repeats):
-    """The pad's "This is a 2" button: one train_on_instance step on the drawing, at the pad's learning rate."""
-    try:
-        from ocrlib.pad import TEACH_LR
-        from ocrlib.preprocess import rasterize, to_mnist
-    except ImportError:
-        return None
+def row_teach(net, calls):
+    """The plain teach step: one ``train_on_instance`` on the drawing (``Teacher`` is timed in benchmarks/teaching.py)."""
     image = to_mnist(rasterize(a_drawn_two()))
-    return median_time(repeats, lambda: net.train_on_instance(image, 2, lr=TEACH_LR), warmup=5)
+    seconds = median_time(calls, lambda: net.train_on_instance(image, 2, lr=TEACH_LR), warmup=5)
+    return Row("teach", "teach: one step on a drawing, shipped model", {"ocrlib": seconds}, None, "≤ 1 ms",
+               verdict([(seconds, 1e-3)]))
 
 
 # --- report ---
@@ -297,6 +355,18 @@ def verdict(checks):
     return "yes" if all(value <= bound for value, bound in checks) else "no"
 
 
+def table(rows):
+    libraries = ("ocrlib", "torch", "sklearn")
+    header = ("task", "ocrlib (NumPy)", "PyTorch", "scikit-learn", "FLOP limit", "ocrlib / PyTorch", "target", "met")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    for row in rows:
+        cells = [fmt(row.times[name]) + (f" ({fmt_ratio(row.times[name] / row.limit)})" if row.limit else "")
+                 if name in row.times else "—" for name in libraries]
+        lines.append("| " + " | ".join([row.task, *cells, fmt(row.limit), fmt_ratio(ratio(row.times.get("ocrlib"),
+                                        row.times.get("torch"))), row.target, row.met]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--out", type=Path, help="where to save the plot (default: benchmarks/results/)")
@@ -306,126 +376,62 @@ def main(argv=None):
     if args.repeats < 1 or args.calls < 1:
         parser.error(f"--repeats and --calls must be at least 1, got {args.repeats} and {args.calls}")
 
-    torch, sklearn = optional("torch"), optional("sklearn")
-    notes = []
-    if torch is None:
-        notes.append("PyTorch is not installed (pip install -e .[bench]): its column is skipped.")
-    if sklearn is None:
-        notes.append("scikit-learn is not installed (pip install -e .[bench]): its column is skipped.")
-    info = machine(torch, sklearn)
+    libs = Libraries(optional("torch"), optional("sklearn"), optional("threadpoolctl"))
+    notes = [f"{name} is not installed (pip install -e .[bench]): {what} skipped."
+             for name, module, what in [("PyTorch", libs.torch, "its column is"),
+                                        ("scikit-learn", libs.sklearn, "its column is"),
+                                        ("threadpoolctl", libs.threadpoolctl, "the one-thread row is")]
+             if module is None]
+    info = machine(libs)
     start = time.perf_counter(), busy_cpu_seconds(), own_cpu_seconds()
     print(f"{info['date']} · {info['cpu']} · load average {info['load']}", flush=True)
 
     X, y = ocrlib.load_mnist("train")
     Xt, yt = ocrlib.load_mnist("test")
     x, label = Xt[0], int(yt[0])
-
     gflops = matmul_gflops()
     epoch_limit = 3 * 2 * len(X) * LAYER_MACS / (gflops * 1e9)
     predict_limit = 2 * len(Xt) * LAYER_MACS / (gflops * 1e9)
     print(f"float32 matmul 2048²: {gflops:.0f} GFLOP/s; FLOP limits: epoch {fmt(epoch_limit)}, "
           f"predict 10,000 {fmt(predict_limit)}", flush=True)
 
-    # Every measurement takes turns between the libraries, so that other work on the machine hits all alike.
-    epochs = {"ocrlib": lambda: ocrlib_epoch(X, y)}
-    if torch is not None:
-        epochs["torch"] = lambda: torch_epoch(torch, X, y)
-    if sklearn is not None:
-        epochs["sklearn"] = lambda: sklearn_epoch(X, y)
-    best = best_of_each(args.repeats, epochs)
-    t = {("epoch", name): seconds for name, (seconds, _) in best.items()}       # (task, library) -> seconds
-    trained = {name: model for name, (_, model) in best.items()}
+    epoch, trained = row_epoch(libs, X, y, epoch_limit, args.repeats)
+    rows = [epoch]
+    if libs.threadpoolctl:
+        rows.append(row_epoch_one_thread(libs, X, y, epoch_limit, args.repeats))
     print("epochs done", flush=True)
-
-    single = one_blas_thread()
-    if single is None:
-        notes.append("threadpoolctl is not installed: the one-thread epoch row is skipped.")
-    else:
-        epochs = {"ocrlib": lambda: ocrlib_epoch(X, y)}
-        if torch is not None:
-            epochs["torch"] = lambda: torch_epoch(torch, X, y, threads=1)
-        with single:
-            t.update({("epoch1", name): seconds for name, (seconds, _) in best_of_each(args.repeats, epochs).items()})
-        print("one-thread epochs done", flush=True)
-
-    steps = {"ocrlib": ocrlib_one_example(x, label)}
-    predict_all = {"ocrlib": lambda: trained["ocrlib"].predict(Xt)}
-    predict_one = {"ocrlib": lambda: trained["ocrlib"].predict(x)}
+    shipped = ocrlib.load_pretrained()
+    rows += [row_one_example(libs, x, label, args.calls),
+             row_predict_all(libs, trained, Xt, predict_limit),
+             row_predict_one(libs, trained, x, args.calls),
+             row_drawing(shipped, max(20, args.calls // 10)),
+             row_teach(shipped, max(20, args.calls // 10))]
     accuracy = {"ocrlib": trained["ocrlib"].evaluate(Xt, yt)}           # test accuracy after the one epoch
-    if torch is not None:
-        steps["torch"] = torch_one_example(torch, x, label)
-        predict_all["torch"] = lambda: torch_predict(torch, trained["torch"], Xt)
-        predict_one["torch"] = lambda: torch_predict(torch, trained["torch"], x)
-        accuracy["torch"] = float((torch_predict(torch, trained["torch"], Xt) == yt).mean())
-    if sklearn is not None:
-        predict_all["sklearn"] = lambda: trained["sklearn"].predict(sklearn_inputs(Xt))
-        predict_one["sklearn"] = lambda: trained["sklearn"].predict(sklearn_inputs(x[None]))
+    if libs.torch:
+        accuracy["torch"] = float((torch_predict(libs.torch, trained["torch"], Xt) == yt).mean())
+    if libs.sklearn:
         accuracy["sklearn"] = float((trained["sklearn"].predict(sklearn_inputs(Xt)) == yt).mean())
-    t.update({("one", name): seconds for name, seconds in median_of_each(args.calls, steps).items()})
-    t.update({("predict", name): seconds for name, (seconds, _) in best_of_each(10, predict_all).items()})
-    t.update({("predict1", name): seconds for name, seconds in median_of_each(args.calls, predict_one).items()})
-    print("one example and predictions done", flush=True)
-    t["drawing", "ocrlib"], drawing_note = drawing_path(ocrlib.load_pretrained(), max(20, args.calls // 10))
-    if t["drawing", "ocrlib"] is None:
-        notes.append(f"Drawing path {drawing_note}.")
-    t["teach", "ocrlib"] = teach_step(ocrlib.load_pretrained(), max(20, args.calls // 10))
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if start[1] is not None:
-        others = (busy_cpu_seconds() - start[1]) - (own_cpu_seconds() - start[2])
-        info["others"] = f"{max(others, 0) / ((time.perf_counter() - start[0]) * cores):.0%}"
-    else:
-        info["others"] = "?"
-
-    def cell(task, library, limit=None):
-        seconds = t.get((task, library))
-        if seconds is None:
-            return "—"
-        return fmt(seconds) + (f" ({fmt_ratio(seconds / limit)})" if limit else "")
-
-    def vs_torch(task):
-        return ratio(t.get((task, "ocrlib")), t.get((task, "torch")))
-
-    epoch_r, predict_r = t["epoch", "ocrlib"] / epoch_limit, t["predict", "ocrlib"] / predict_limit
-    rows = [
-        ("epoch: 60,000 images, batch 64", cell("epoch", "ocrlib", epoch_limit), cell("epoch", "torch", epoch_limit),
-         cell("epoch", "sklearn", epoch_limit), fmt(epoch_limit), fmt_ratio(vs_torch("epoch")),
-         "≤ 1.5× limit, ≤ 0.5× PyTorch", verdict([(epoch_r, 1.5), (vs_torch("epoch"), 0.5)])),
-        ("epoch, on one thread", cell("epoch1", "ocrlib", epoch_limit), cell("epoch1", "torch", epoch_limit),
-         "—", "—", fmt_ratio(vs_torch("epoch1")), "", ""),
-        ("one example: SGD step", cell("one", "ocrlib"), cell("one", "torch"), "—", "—",
-         fmt_ratio(vs_torch("one")), "≤ 0.1× PyTorch", verdict([(vs_torch("one"), 0.1)])),
-        ("predict 10,000 test images", cell("predict", "ocrlib", predict_limit),
-         cell("predict", "torch", predict_limit), cell("predict", "sklearn", predict_limit), fmt(predict_limit),
-         fmt_ratio(vs_torch("predict")), "≤ 2× limit", verdict([(predict_r, 2.0)])),
-        ("predict 1 image", cell("predict1", "ocrlib"), cell("predict1", "torch"), cell("predict1", "sklearn"),
-         "—", fmt_ratio(vs_torch("predict1")), "", ""),
-        ("drawing: rasterize + to_mnist + forward", cell("drawing", "ocrlib"), "—", "—", "—", "—", "≤ 10 ms",
-         verdict([(t["drawing", "ocrlib"], 10e-3)])),
-        ("teach: one step on a drawing, shipped model", cell("teach", "ocrlib"), "—", "—", "—", "—", "≤ 1 ms",
-         verdict([(t["teach", "ocrlib"], 1e-3)])),
-    ]
-    header = ("task", "ocrlib (NumPy)", "PyTorch", "scikit-learn", "FLOP limit", "ocrlib / PyTorch", "target",
-              "met")
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    others = None if start[1] is None else (busy_cpu_seconds() - start[1]) - (own_cpu_seconds() - start[2])
+    info["others"] = "?" if others is None else f"{max(others, 0) / ((time.perf_counter() - start[0]) * cores):.0%}"
     print()
     print(f"Measured {info['date']} on {info['cpu']}; {info['versions']}. "
           f"Float32 matmul throughput (2048²): {gflops:.0f} GFLOP/s. Load average at the start {info['load']}; "
           f"other processes kept {info['others']} of the CPUs busy during the run.")
     print()
-    print("\n".join(lines))
+    print(table(rows))
     print()
-    print("Times are the best of {r} (epoch, predict 10,000) or the median of many calls (the others); "
-          "(×) is the time over the FLOP limit. Test accuracy after the one epoch: {acc}."
-          .format(r=args.repeats, acc=", ".join(f"{k} {v:.4f}" for k, v in accuracy.items())))
-    if drawing_note and t["drawing", "ocrlib"] is not None:
-        notes.append(f"Drawing path: {drawing_note}, with the shipped model {ocrlib.load_pretrained().sizes}.")
+    print(f"Times are the best of {args.repeats} (epoch, predict 10,000) or the median of many calls (the others); "
+          f"(×) is the time over the FLOP limit. Test accuracy after the one epoch: "
+          + ", ".join(f"{k} {v:.4f}" for k, v in accuracy.items()) + ".")
+    notes.append(f"Drawing path: the pad's '2' read as {int(shipped.predict(to_mnist(rasterize(a_drawn_two()))))}, "
+                 f"with the shipped model {shipped.sizes}.")
     for note in notes:
         print(f"- {note}")
-
     out = args.out or RESULTS / f"benchmarks-{info['date'][:10]}.png"
-    plot(t, epoch_limit, predict_limit, info, out)
+    plot({(row.key, name): seconds for row in rows for name, seconds in row.times.items()},
+         epoch_limit, predict_limit, info, out)
     print(f"\nplot: {out}")
 
 

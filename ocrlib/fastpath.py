@@ -57,7 +57,7 @@ class Buffers:
 class Trainer:
     """Mini-batch SGD with momentum on ``weights`` and ``biases`` (the MLP's own lists, changed in place).
 
-    ``activation`` is the network's row of ``ACTIVATIONS``: ``f(z, out=...)`` and ``f_prime(a)``.
+    ``activation`` is the network's row of ``ocrlib.activations.ACTIVATIONS``: ``f(z, out=...)`` and ``f_prime(a)``.
     ``velocity`` holds one array per parameter (weights, then biases) and carries over from step to step.
     """
 
@@ -69,10 +69,25 @@ class Trainer:
         self.batch_size = batch_size
         self.velocity = [np.zeros_like(p) for p in weights + biases]
 
-    def epoch(self, source, y, picks, lr, momentum, bar=None):
+    def epoch(self, source, y, picks, lr, momentum, bar, loss_after):
         """One pass over the examples in batches: ``source[picks]`` (or ``source`` in order if ``picks`` is None),
-        labels ``y`` in that order. Returns (mean loss before each step, number of correct predictions); stops at
-        the first batch whose loss is NaN or infinite and returns that loss."""
+        labels ``y`` in that order. Returns (mean loss before each step, number of correct predictions).
+
+        Each step's loss is computed before the next step, on the next batch; ``loss_after(rows, y)`` computes it
+        for the epoch's last step, on its own batch. Diverged: if a batch's loss, any weight at the end, or the
+        loss after the last step is NaN or infinite, every parameter goes back to its value at the start of the
+        epoch (the last known to be finite) and the loss returned is NaN or inf.
+        """
+        params = self.weights + self.biases
+        start_params = [p.copy() for p in params]
+        loss, correct, last = self._batches(source, y, picks, lr, momentum, bar)
+        if math.isfinite(loss) and all(np.isfinite(p).all() for p in params) and math.isfinite(loss_after(*last)):
+            return loss, correct
+        for p, saved in zip(params, start_params):
+            p[...] = saved
+        return (loss if not math.isfinite(loss) else math.nan), correct
+
+    def _batches(self, source, y, picks, lr, momentum, bar):
         n, n_in = len(y), source.shape[1]
         raw_buffer = np.empty((self.batch_size, n_in), source.dtype)       # a batch in the input's dtype
         bar_every = max(self.batch_size, n // 100)          # about 100 updates of the bar per epoch
@@ -87,15 +102,14 @@ class Trainer:
             X, lit = self.batch_input(raw)
             loss, correct = self.step(X, y[start:stop], lr, momentum, lit)
             if not math.isfinite(loss):
-                return loss, total_correct
+                return loss, total_correct, None
             total_loss += loss * m
             total_correct += correct
-            if bar is not None and stop - shown >= bar_every:
+            if stop - shown >= bar_every:
                 bar.update(stop - shown)
                 shown = stop
-        if bar is not None:
-            bar.update(n - shown)
-        return total_loss / n, total_correct
+        bar.update(n - shown)
+        return total_loss / n, total_correct, (raw, y[start:stop])
 
     def batch_input(self, raw):
         """A batch of rows in the input's dtype (m, n_in) -> (floats X (m, k), lit) for ``step``.

@@ -1,4 +1,4 @@
-"""Read MNIST from its original IDX files.
+"""Read MNIST from its original IDX files (notebook 01 reads one by hand first).
 
 An IDX file is a 4-byte magic number, then one big-endian uint32 per dimension, then the data:
 
@@ -8,11 +8,14 @@ An IDX file is a 4-byte magic number, then one big-endian uint32 per dimension, 
     4 * ndim    the size of each dimension, big-endian uint32
     rest        the values, row-major, big-endian
 
-Files ending in ``.gz`` are decompressed first.
+Files ending in ``.gz`` are decompressed as they are read. The header is checked before anything is allocated:
+the array it declares must fit the file (an uncompressed file's own size) and ``MAX_IDX_BYTES``, and a ``.gz``
+is inflated only as far as its header declares. Every problem is an ``IDXError`` naming the file.
 """
 
 import gzip
 import hashlib
+import io
 import math
 import struct
 import zlib
@@ -49,51 +52,76 @@ SHA256 = {
 }
 
 
+MAX_IDX_BYTES = 128 * 2 ** 20     # the largest array an IDX file may declare (MNIST's training images: 47 MB)
+CHUNK = 2 ** 20                   # bytes read at a time
+
+
 class IDXError(ValueError):
     """An IDX file that cannot be read; the message names the file and what is wrong."""
 
 
-def _read_bytes(path):
+def read_idx(path):
+    """Read any IDX file (gzip-compressed if its name ends in ``.gz``) into a NumPy array.
+
+    The header is read first; the array it declares must fit ``MAX_IDX_BYTES`` (and, uncompressed, the file's
+    own size) before anything is allocated, and a ``.gz`` is inflated only as far as the header declares.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
-    raw = path.read_bytes()
-    if path.suffix != ".gz":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as err:
-        raise IDXError(f"{path}: not a valid gzip file ({err})") from None
+    with open(path, "rb") as raw:
+        if path.suffix != ".gz":
+            return _read_idx(raw, str(path), size=path.stat().st_size)
+        try:
+            with gzip.GzipFile(fileobj=raw) as f:
+                return _read_idx(f, str(path))
+        except (OSError, EOFError, zlib.error) as err:         # gzip.BadGzipFile is an OSError
+            raise IDXError(f"{path}: not a valid gzip file ({type(err).__name__}: {err})") from None
 
 
 def parse_idx(data, name="<bytes>"):
     """Parse the bytes of an (uncompressed) IDX file into a native-endian NumPy array."""
-    if len(data) < 4:
-        raise IDXError(f"{name}: {len(data)} bytes is too short for the 4-byte IDX magic number")
-    zero1, zero2, code, ndim = struct.unpack(">BBBB", data[:4])
+    return _read_idx(io.BytesIO(data), name, size=len(data))
+
+
+def _read_idx(f, name, size=None):
+    """The IDX array in the open file ``f``; ``size`` is the file's size in bytes when it is known."""
+    magic = f.read(4)
+    if len(magic) < 4:
+        raise IDXError(f"{name}: {len(magic)} bytes is too short for the 4-byte IDX magic number")
+    zero1, zero2, code, ndim = struct.unpack(">BBBB", magic)
     if zero1 != 0 or zero2 != 0:
-        raise IDXError(f"{name}: bad magic number {data[:4].hex()}: the first two bytes must be 0")
+        raise IDXError(f"{name}: bad magic number {magic.hex()}: the first two bytes must be 0")
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
         raise IDXError(f"{name}: unknown dtype code 0x{code:02X} (expected one of {known})")
     header_size = 4 + 4 * ndim
-    if len(data) < header_size:
-        raise IDXError(f"{name}: truncated header: {ndim} dimensions need {header_size} bytes, got {len(data)}")
-    shape = struct.unpack(f">{ndim}I", data[4:header_size])
+    dims = f.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise IDXError(f"{name}: truncated header: {ndim} dimensions need {header_size} bytes, "
+                       f"got {4 + len(dims)}")
+    shape = struct.unpack(f">{ndim}I", dims)
     dtype = IDX_DTYPES[code]
     expected = math.prod(shape) * dtype.itemsize       # Python ints: a huge header cannot overflow
-    payload = len(data) - header_size
-    if payload < expected:
-        raise IDXError(f"{name}: truncated data: header shape {shape} needs {expected} bytes, found {payload}")
-    if payload > expected:
-        raise IDXError(f"{name}: header shape {shape} needs {expected} bytes but the file holds {payload}")
-    array = np.frombuffer(data, dtype=dtype, offset=header_size, count=expected // dtype.itemsize)
-    return array.reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def read_idx(path):
-    """Read any IDX file (gzip-compressed if its name ends in ``.gz``) into a NumPy array."""
-    return parse_idx(_read_bytes(path), name=str(path))
+    if size is not None and size - header_size < expected:
+        raise IDXError(f"{name}: truncated data: header shape {shape} needs {expected} bytes, "
+                       f"found {size - header_size}")
+    if size is not None and size - header_size > expected:
+        raise IDXError(f"{name}: header shape {shape} needs {expected} bytes but the file holds {size - header_size}")
+    if math.prod(d for d in shape if d) * dtype.itemsize > MAX_IDX_BYTES:        # an empty shape counts too
+        raise IDXError(f"{name}: header shape {shape} declares more than an IDX file may hold here "
+                       f"({MAX_IDX_BYTES:,} bytes, MAX_IDX_BYTES)")
+    array = np.empty(expected // dtype.itemsize, dtype)
+    buffer = memoryview(array.view(np.uint8))
+    done = 0
+    while done < expected:                             # in chunks: a .gz inflates only as far as declared
+        n = f.readinto(buffer[done:done + CHUNK])
+        if not n:
+            raise IDXError(f"{name}: truncated data: header shape {shape} needs {expected} bytes, found {done}")
+        done += n
+    if f.read(1):
+        raise IDXError(f"{name}: header shape {shape} needs {expected} bytes but the file holds more")
+    return array.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _check_sha256(path):
@@ -128,4 +156,9 @@ def load_mnist(split="train", data_dir=None, verify=None):
         raise IDXError(f"{paths[1]}: expected uint8 labels of shape (N,), got {labels.dtype} {labels.shape}")
     if len(images) != len(labels):
         raise IDXError(f"{paths[0]} holds {len(images)} images but {paths[1]} holds {len(labels)} labels")
+    if len(images) == 0:
+        raise IDXError(f"{paths[0]}: holds no images")
+    if labels.max() > 9:
+        raise IDXError(f"{paths[1]}: labels must be digits 0..9, found {labels.max()} "
+                       f"(at index {int(labels.argmax())})")
     return images, labels

@@ -1,7 +1,8 @@
 """Model files: what ``MLP.save`` writes and ``MLP.load`` reads.
 
 Formats:
-- ``.npz``: arrays ``W1, b1, W2, b2, ...`` plus ``sizes`` and ``activation``; read with ``allow_pickle=False``.
+- ``.npz``: arrays ``W1, b1, W2, b2, ...`` plus ``sizes`` and ``activation``; read member by member, each
+  ``.npy`` header checked before its array is (``ocrlib/npzfile.py``), never unpickled.
 - ``.json``: ``{"format": "ocrlib.MLP", "sizes": [...], "activation": "relu", "W1": [[...]], "b1": [...], ...}``,
   readable by people.
 - The original OCR_AI ``neural_network.json``: keys ``theta1``, ``theta2``, ``b1``, ``b2`` (one sigmoid hidden
@@ -9,19 +10,26 @@ Formats:
 
 Loading never runs code from the file. Saving is atomic (``ocrlib/atomic.py``): a crash or a full disk
 mid-save leaves the previous file as it was. Every problem with a model file is a ``ModelFileError``, on save
-and on load, naming the file, what was expected and what was found.
+and on load, naming the file, what was expected and what was found: a damaged archive, a member or key that
+should not be there, sizes that are not positive integers or make more than ``MAX_PARAMETERS`` parameters,
+weights that are not floats (or, in JSON, not plain numbers: ``true`` is not 1.0), not finite or beyond
+float32. A JSON file may hold at most ``MAX_JSON_BYTES``; the arrays of an ``.npz`` at most ``MAX_NPZ_BYTES``.
 """
 
 import json
+import re
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from ocrlib.atomic import atomic_write
+from ocrlib.npzfile import npz_members, read_npz
 
 FORMAT = "ocrlib.MLP"
 SUFFIXES = (".npz", ".json")
+ORIGINAL_KEYS = ("theta1", "theta2", "b1", "b2")
+MAX_JSON_BYTES = 64 * 2 ** 20       # a JSON model file (the shipped 784-800-10 model would take about 8 MB)
 
 
 class ModelFileError(ValueError):
@@ -47,80 +55,169 @@ def save_model(path, sizes, activation, params):
         atomic_write(path, lambda f: f.write(json.dumps(doc).encode()))
 
 
-def load_model(path, activations):
+def load_model(path, activations, max_parameters):
     """Read a model file: ``(sizes, activation, params)``, with every array checked against ``sizes``.
 
-    ``activations`` are the known activation names (``network.ACTIVATIONS``).
+    ``activations`` are the known activation names (``network.ACTIVATIONS``); ``max_parameters`` is the
+    largest network accepted (``network.MAX_PARAMETERS``), checked before any weight is read.
     """
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise ModelFileError(f"{path}: expected a model file name ending in .npz or .json, got {path.suffix!r}")
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
+    read = _read_npz if path.suffix == ".npz" else _read_json
+    doc = read(path, activations, max_parameters)
+    sizes = doc["sizes"]
+    params = {}
+    for l, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
+        for name, shape in ((f"W{l}", (n_in, n_out)), (f"b{l}", (n_out,))):
+            value = doc[name]
+            if value.shape != shape:
+                raise ModelFileError(f"{path}: {name} has shape {value.shape}, expected {shape} for sizes {sizes}")
+            with np.errstate(over="ignore", invalid="ignore"):
+                value = value.astype(np.float32)            # beyond float32's range becomes inf, refused here
+            if not np.all(np.isfinite(value)):
+                raise ModelFileError(f"{path}: {name} holds NaN, infinite or too large values")
+            params[name] = value
+    return sizes, doc["activation"], params
 
-    if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                doc = {key: npz[key] for key in npz.files}
-        except (ValueError, OSError, EOFError) as err:
-            raise ModelFileError(f"{path}: not a readable .npz model ({err})") from None
-    else:
-        try:
-            doc = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ModelFileError(f"{path}: not valid JSON ({err})") from None
-        if not isinstance(doc, dict):
-            raise ModelFileError(f"{path}: expected a JSON object, got {type(doc).__name__}")
-        if "theta1" in doc:
-            doc = _from_original_layout(doc, path)
 
+# --- .npz: member by member, headers first (ocrlib/npzfile.py) ---
+
+def _read_npz(path, activations, max_parameters):
+    names = npz_members(path, ModelFileError)
+    layers = sum(1 for name in names if re.fullmatch(r"W[1-9][0-9]*", name))
+    kinds = {"sizes": "iu", "activation": "U"}
+    kinds.update({f"{p}{l}": "f" for l in range(1, layers + 1) for p in "Wb"})
+    arrays = read_npz(path, kinds, ModelFileError)
+    sizes, activation = arrays.pop("sizes"), arrays.pop("activation")
+    if sizes.ndim != 1:
+        raise ModelFileError(f"{path}: 'sizes' must be a list of layer sizes, got an array of shape {sizes.shape}")
+    if activation.ndim != 0:
+        raise ModelFileError(f"{path}: 'activation' must be one name, got an array of shape {activation.shape}")
+    arrays["sizes"] = _sizes(sizes.tolist(), path, max_parameters)
+    arrays["activation"] = _activation(str(activation), path, activations)
+    if len(arrays["sizes"]) != layers + 1:
+        raise ModelFileError(f"{path}: sizes {arrays['sizes']} need {len(arrays['sizes']) - 1} layers, "
+                             f"the file holds {layers} (W1 .. W{layers})")
+    return arrays
+
+
+# --- .json ---
+
+def _read_json(path, activations, max_parameters):
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise ModelFileError(f"{path}: {size:,} bytes is more than a JSON model may hold "
+                             f"({MAX_JSON_BYTES:,}, MAX_JSON_BYTES)")
+    try:
+        doc = json.loads(path.read_bytes())
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a model: its JSON is nested too deeply") from None
+    except ValueError as err:                       # not JSON, not UTF-8, an integer of too many digits
+        raise ModelFileError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(doc, dict):
+        raise ModelFileError(f"{path}: expected a JSON object, got {type(doc).__name__}")
+    if "theta1" in doc:
+        return _from_original_layout(doc, path, activations, max_parameters)
+    if doc.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: expected \"format\": \"{FORMAT}\", got {_short(doc.get('format'))}")
     for key in ("sizes", "activation"):
         if key not in doc:
             raise ModelFileError(f"{path}: missing key {key!r}")
-    activation = str(np.asarray(doc["activation"]))
-    if activation not in activations:
-        raise ModelFileError(f"{path}: unknown activation {activation!r} (expected one of {sorted(activations)})")
-    try:
-        sizes = tuple(int(s) for s in np.asarray(doc["sizes"]).reshape(-1))
-    except (TypeError, ValueError):
-        raise ModelFileError(f"{path}: 'sizes' must be a list of integers, got {doc['sizes']!r}") from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ModelFileError(f"{path}: 'sizes' must list at least two positive layer sizes, got {sizes}")
-
-    params = {}
+    sizes = _sizes(doc["sizes"], path, max_parameters)
+    expected = ["format", "sizes", "activation"] + [f"{p}{l}" for l in range(1, len(sizes)) for p in "Wb"]
+    unexpected = [key for key in doc if key not in expected]
+    if unexpected:
+        raise ModelFileError(f"{path}: unexpected keys {unexpected} for sizes {sizes}; expected only {expected}")
+    arrays = {"sizes": sizes, "activation": _activation(doc["activation"], path, activations)}
     for l, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
         for name, shape in ((f"W{l}", (n_in, n_out)), (f"b{l}", (n_out,))):
             if name not in doc:
                 raise ModelFileError(f"{path}: missing key {name!r} for sizes {sizes}")
-            try:
-                value = np.asarray(doc[name], dtype=np.float32)
-            except (TypeError, ValueError):
-                raise ModelFileError(f"{path}: {name} is not an array of numbers") from None
-            if value.shape != shape:
-                raise ModelFileError(f"{path}: {name} has shape {value.shape}, expected {shape} for sizes {sizes}")
-            if not np.all(np.isfinite(value)):
-                raise ModelFileError(f"{path}: {name} holds NaN or infinite values")
-            params[name] = value
-    return sizes, activation, params
+            arrays[name] = _json_array(doc[name], shape, f"{path}: {name}")
+    return arrays
 
 
-def _from_original_layout(doc, path):
+def _json_array(value, shape, where):
+    """A JSON list of ``shape[0]`` numbers, or of ``shape[0]`` lists of ``shape[1]``, as float64.
+
+    Only numbers: JSON's true, false, null and strings are refused (NumPy would read true as 1.0).
+    """
+    rows = value if len(shape) == 2 else [value]
+    if (not isinstance(value, list) or len(value) != shape[0]
+            or not all(isinstance(row, list) and len(row) == shape[-1] for row in rows)):
+        what = f"{shape[0]} lists of {shape[1]} numbers" if len(shape) == 2 else f"a list of {shape[0]} numbers"
+        raise ModelFileError(f"{where} must be {what}, got {_short(value)}")
+    for row in rows:
+        for v in row:
+            if type(v) is not float and (type(v) is not int or abs(v) > 2 ** 128):
+                raise ModelFileError(f"{where} must hold numbers only, found {_short(v)}")
+    return np.array(value, dtype=np.float64)
+
+
+# --- what both formats share ---
+
+def _sizes(sizes, path, max_parameters):
+    """A file's ``sizes``: at least two positive integers, the network within ``max_parameters``."""
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(type(s) is int and s >= 1 for s in sizes)):
+        raise ModelFileError(f"{path}: 'sizes' must list at least two positive integers, got {_short(sizes)}")
+    parameters = sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
+    if parameters > max_parameters:
+        raise ModelFileError(f"{path}: sizes {sizes} make {parameters:,} parameters, more than the "
+                             f"{max_parameters:,} of the largest network (MAX_PARAMETERS)")
+    return tuple(sizes)
+
+
+def _activation(activation, path, activations):
+    if not isinstance(activation, str) or activation not in activations:
+        raise ModelFileError(f"{path}: unknown activation {_short(activation)} (expected one of {sorted(activations)})")
+    return activation
+
+
+def _short(value, n=60):
+    text = repr(value)
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def _from_original_layout(doc, path, activations, max_parameters):
     """The original OCR_AI layout: theta1, b1, theta2, b2, one sigmoid hidden layer."""
-    for key in ("theta1", "theta2", "b1", "b2"):
+    for key in ORIGINAL_KEYS:
         if key not in doc:
             raise ModelFileError(f"{path}: original OCR_AI layout is missing key {key!r}")
-    try:
-        theta1, theta2, b1, b2 = (np.asarray(doc[k], dtype=np.float32) for k in ("theta1", "theta2", "b1", "b2"))
-    except (TypeError, ValueError):
-        raise ModelFileError(f"{path}: theta1, theta2, b1 and b2 must be arrays of numbers") from None
-    b1, b2 = b1.reshape(-1), b2.reshape(-1)
-    if theta1.ndim != 2 or theta2.ndim != 2:
-        raise ModelFileError(f"{path}: theta1 and theta2 must be matrices, got shapes {theta1.shape}, {theta2.shape}")
+    unexpected = [key for key in doc if key not in ORIGINAL_KEYS + ("activation",)]
+    if unexpected:
+        raise ModelFileError(f"{path}: unexpected keys {unexpected} in the original OCR_AI layout "
+                             f"(expected {list(ORIGINAL_KEYS)} and optionally 'activation')")
+    theta1, theta2 = (_json_matrix(doc[key], f"{path}: {key}") for key in ("theta1", "theta2"))
+    b1, b2 = (_json_vector(doc[key], f"{path}: {key}") for key in ("b1", "b2"))
     hidden, outputs = len(b1), len(b2)
     W1 = theta1 if theta1.shape[1] == hidden else theta1.T          # -> (inputs, hidden)
     W2 = theta2 if theta2.shape == (hidden, outputs) else theta2.T  # -> (hidden, outputs)
     if W1.shape[1] != hidden or W2.shape != (hidden, outputs):
         raise ModelFileError(f"{path}: theta1 {theta1.shape} and theta2 {theta2.shape} do not fit "
                              f"b1 ({hidden},) and b2 ({outputs},) in either orientation")
-    return {"sizes": [W1.shape[0], hidden, outputs], "activation": doc.get("activation", "sigmoid"),
+    return {"sizes": _sizes([W1.shape[0], hidden, outputs], path, max_parameters),
+            "activation": _activation(doc.get("activation", "sigmoid"), path, activations),
             "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def _json_matrix(value, where):
+    """A rectangular JSON list of lists of numbers, as float64 (rows, columns)."""
+    if not isinstance(value, list) or not value or not isinstance(value[0], list) or not value[0]:
+        raise ModelFileError(f"{where} must be a non-empty list of lists of numbers, got {_short(value)}")
+    return _json_array(value, (len(value), len(value[0])), where)
+
+
+def _json_vector(value, where):
+    """A JSON list of numbers, or a matrix of one row or one column of them, as float64 (n,)."""
+    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+        matrix = _json_matrix(value, where)
+        if 1 not in matrix.shape:
+            raise ModelFileError(f"{where} must be a vector, got a matrix of shape {matrix.shape}")
+        return matrix.reshape(-1)
+    if not isinstance(value, list) or not value:
+        raise ModelFileError(f"{where} must be a non-empty list of numbers, got {_short(value)}")
+    return _json_array(value, (len(value),), where)

@@ -20,55 +20,14 @@ reference's arithmetic faster, in ``ocrlib/fastpath.py``, and tests check both g
 """
 
 import math
-from collections.abc import Callable
 from itertools import pairwise
-from typing import NamedTuple
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from ocrlib import fastpath, modelfile
-from ocrlib.mnist import IMAGE_SHAPE, N_PIXELS
-
-# --- activations (notebook 02), each with its derivative written from its output a = f(z) ---
-# Each takes ``out=`` so that the fast path can work in place; the reference never passes it.
-
-def relu(z, out=None):
-    return np.maximum(z, 0, out=out)
-
-
-def relu_prime(a):
-    return (a > 0).astype(a.dtype)
-
-
-def sigmoid(z, out=None):
-    e = np.exp(np.negative(z, out=out), out=out)        # exp(-z)
-    e += 1
-    return np.reciprocal(e, out=e)                      # 1 / (1 + exp(-z))
-
-
-def sigmoid_prime(a):
-    return a * (1 - a)
-
-
-def tanh(z, out=None):
-    return np.tanh(z, out=out)
-
-
-def tanh_prime(a):
-    return 1 - a * a
-
-
-class Activation(NamedTuple):
-    f: Callable            # a = f(z, out=None)
-    f_prime: Callable      # f'(z), from a: f_prime(a)
-
-
-ACTIVATIONS = {
-    "relu": Activation(relu, relu_prime),
-    "sigmoid": Activation(sigmoid, sigmoid_prime),
-    "tanh": Activation(tanh, tanh_prime),
-}
-
+from ocrlib import checks, fastpath, modelfile
+from ocrlib.activations import ACTIVATIONS
+from ocrlib.mnist import IMAGE_SHAPE
 
 # --- the output layer and the loss (notebook 02) ---
 
@@ -105,15 +64,11 @@ class MLP:
     """
 
     def __init__(self, sizes=(784, 25, 10), activation="relu", seed=0, dtype=np.float32):
-        sizes = tuple(int(s) for s in sizes)
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"sizes must be at least (inputs, outputs) of positive ints, got {sizes}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        self.sizes = sizes
+        self.sizes = sizes = checks.layer_sizes(sizes)
+        checks.one_of(activation, ACTIVATIONS, "activation")
         self.activation = activation
-        self.dtype = np.dtype(dtype)
-        rng = np.random.default_rng(seed)
+        self.dtype = checks.float_dtype(dtype)
+        rng = checks.random_generator(seed)
         self.weights, self.biases = [], []
         for layer, (n_in, n_out) in enumerate(pairwise(sizes)):
             if layer == len(sizes) - 2:
@@ -129,36 +84,18 @@ class MLP:
     @property
     def params(self):
         """The parameters by their names in the math: {"W1": ..., "b1": ..., "W2": ..., ...}."""
-        named = {}
-        for i, (W, b) in enumerate(zip(self.weights, self.biases), start=1):
-            named[f"W{i}"], named[f"b{i}"] = W, b
-        return named
+        return {name: p for l, (W, b) in enumerate(zip(self.weights, self.biases), start=1)
+                for name, p in ((f"W{l}", W), (f"b{l}", b))}
 
-    # --- inputs ---
+    # --- inputs, checked in ocrlib/checks.py ---
 
-    def as_input(self, X):
-        """Images (..., 28, 28) or (..., 784) -> float rows (N, 784). uint8 is scaled by 1/255."""
-        X = np.asarray(X)
-        n_in = self.sizes[0]
-        if X.shape[-2:] == IMAGE_SHAPE and n_in == N_PIXELS:
-            X = X.reshape(X.shape[:-2] + (N_PIXELS,))
-        if X.ndim == 0 or X.shape[-1] != n_in:
-            raise ValueError(f"X must have shape (..., 28, 28) or (..., {n_in}), got {X.shape}")
-        if X.dtype == np.uint8:
-            return X.reshape(-1, n_in).astype(self.dtype) / self.dtype.type(255)
-        if not np.issubdtype(X.dtype, np.floating):
-            raise TypeError(f"X must be uint8 pixels (0..255) or floats in [0, 1], got dtype {X.dtype}"
-                            + ("; for pixel values use X.astype(np.uint8)" if X.dtype.kind in "iu" else ""))
-        return X.reshape(-1, n_in).astype(self.dtype, copy=False)
+    def as_input(self, X, name="X"):
+        """Images (..., 28, 28) or (..., 784) -> float rows (N, 784). uint8 is scaled by 1/255; floats must be in [0, 1]."""
+        return checks.image_rows(X, self.sizes[0], self.dtype, name)
 
     def labels(self, y, n):
         """Labels y as integers (n,), checked against the number of inputs n and of outputs."""
-        y = np.asarray(y).reshape(-1)
-        if len(y) != n:
-            raise ValueError(f"y has {len(y)} labels for {n} inputs")
-        if not np.issubdtype(y.dtype, np.integer) or y.min(initial=0) < 0 or y.max(initial=0) >= self.sizes[-1]:
-            raise ValueError(f"y must hold integer labels 0..{self.sizes[-1] - 1}, got {y.dtype} {y[:10]}...")
-        return y.astype(np.intp)
+        return checks.labels(y, n, self.sizes[-1])
 
     # --- the reference: forward and backward, as in the notebooks ---
 
@@ -189,8 +126,12 @@ class MLP:
         return dW, db
 
     def loss(self, X, y):
+        """The mean cross-entropy on (X, y)."""
         p = self.forward(X)[-1]
-        return cross_entropy(p, self.labels(y, len(p)))
+        y = self.labels(y, len(p))
+        if len(p) == 0:
+            raise ValueError("X holds no images: the loss is a mean over at least one")
+        return cross_entropy(p, y)
 
     # --- prediction ---
 
@@ -207,6 +148,9 @@ class MLP:
         """Accuracy: the fraction of inputs whose predicted digit equals the label."""
         X = self.as_input(X)
         y = self.labels(y, len(X))
+        checks.count(batch_size, "batch_size")
+        if len(X) == 0:
+            raise ValueError("X holds no images: accuracy is a fraction of at least one")
         correct = sum(int((self.predict(X[i:i + batch_size]) == y[i:i + batch_size]).sum())
                       for i in range(0, len(X), batch_size))
         return correct / len(X)
@@ -221,11 +165,11 @@ class MLP:
         (about 150 of 784 for a digit) take part. If the step would make any weight NaN or infinite, it
         raises ``TrainingDiverged`` and no weight changes.
         """
-        _check_lr(lr)
-        x = self.as_input(x)
+        checks.learning_rate(lr)
+        x = self.as_input(x, name="x")
         if len(x) != 1:
-            raise ValueError(f"train_on_instance takes one example, got {len(x)}")
-        label = int(self.labels([label], 1)[0])
+            raise ValueError(f"x must be one example (28, 28) or ({self.sizes[0]},), got {len(x)} of them")
+        label = checks.label(label, self.sizes[-1])
         f, f_prime = ACTIVATIONS[self.activation]
         W, b = self.weights, self.biases
         lit = np.flatnonzero(x[0])                      # (k,) indices of the lit pixels
@@ -239,23 +183,31 @@ class MLP:
         p = softmax(z)                                  # (n_L,)
         with np.errstate(divide="ignore"):
             loss = float(-np.log(p[label]))
-        delta = p.copy()
-        delta[label] -= 1                               # dloss/dz_L = p - onehot(label)
-        new_W, new_b = [None] * len(W), [None] * len(W)
+        delta = lr * p
+        delta[label] -= lr                              # lr * dloss/dz_L = lr * (p - onehot(label))
+        steps = []                                      # (l, W_l - lr * dW_l, b_l - lr * db_l), from the last layer down
         for l in reversed(range(len(W))):
-            W_l = W[l][lit] if l == 0 else W[l]         # layer 1: the lit rows only, (k, n_1)
-            new_W[l] = W_l - lr * np.outer(activations[l], delta)
-            new_b[l] = b[l] - lr * delta
+            column, row = activations[l][:, None], delta[None, :]
+            # the outer product a_{l-1} delta_l, (n_{l-1}, n_l); np.dot of a column and a row is several times
+            # quicker here than np.outer or @
+            if l == 0:
+                W_new = W[0][lit]                       # a copy of the lit rows of W1, the only ones that change
+                W_new -= np.dot(column, row)
+            else:
+                W_new = W[l] - np.dot(column, row)
+            steps.append((l, W_new, b[l] - delta))
             if l > 0:
-                delta = (W[l] @ delta) * f_prime(activations[l])      # (n_{l-1},), through W_{l+1} before it changes
-        if not math.isfinite(loss) or not all(np.isfinite(p).all() for p in new_W + new_b):
+                delta = (W[l] @ delta) * f_prime(activations[l])      # (n_{l-1},)
+        if not math.isfinite(loss) or not all(np.isfinite(W_new).all() and np.isfinite(b_new).all()
+                                              for _, W_new, b_new in steps):
             raise TrainingDiverged(f"the step on this example with lr={lr:g} gives NaN or infinite values "
                                    f"(loss {loss}); the weights were not changed")
-        W[0][lit] = new_W[0]
-        for l in range(len(W)):
-            if l > 0:
-                W[l][...] = new_W[l]
-            b[l][...] = new_b[l]
+        for l, W_new, b_new in steps:                   # every new value is finite: now apply them
+            if l == 0:
+                W[0][lit] = W_new
+            else:
+                W[l][...] = W_new
+            b[l][...] = b_new
         return loss
 
     def fit(self, X, y, epochs=10, batch_size=64, lr=0.1, momentum=0.0, lr_schedule=None,
@@ -275,66 +227,43 @@ class MLP:
         weights restored to those at the start of the epoch (the last values known to be finite).
         """
         images = np.asarray(X)
-        if augment is not None and (images.dtype != np.uint8 or images.shape[-2:] != IMAGE_SHAPE):
-            raise ValueError(f"augment needs uint8 images (N, 28, 28), got {images.dtype} {images.shape}")
-        rows = self._rows(images)                               # (n, n_in) in the input's own dtype
+        checks.fit_arguments(epochs, batch_size, momentum, validation, augment, self.sizes[0], self.sizes[-1])
+        rows = checks.training_rows(images, self.sizes[0], augment)     # (n, n_in) in the input's own dtype
         n = len(rows)
         y = self.labels(y, n)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1 \
-                or isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1 \
-                or not 0 <= momentum < 1:
-            raise ValueError(f"need epochs >= 1, batch_size >= 1 (whole numbers) and 0 <= momentum < 1; got "
-                             f"epochs={epochs!r}, batch_size={batch_size!r}, momentum={momentum!r}")
-        _check_lr(lr)
-        if n == 0:
-            raise ValueError("fit needs at least one example, got 0")
-        schedule = _schedule(lr_schedule, lr, epochs)
-        rng = np.random.default_rng(seed)
+        schedule = _schedule(lr_schedule, checks.learning_rate(lr), epochs)
+        rng = checks.random_generator(seed)
         trainer = fastpath.Trainer(self.weights, self.biases, ACTIVATIONS[self.activation], min(batch_size, n))
         history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "lr": []}
-        bar = _progress_bar(progress, epochs * n)
-        try:
+        with tqdm(total=epochs * n, unit="img", unit_scale=True, desc="fit", disable=not progress) as bar:
             for epoch in range(epochs):
-                epoch_lr = _check_lr(float(schedule(epoch)), name=f"the learning rate of epoch {epoch + 1}")
+                epoch_lr = checks.learning_rate(schedule(epoch), name=f"the learning rate of epoch {epoch + 1}")
                 order = rng.permutation(n)
                 if augment is None:
                     source, picks = rows, order                 # each batch gathers its rows by ``picks``
                 else:
-                    source, picks = self._rows(augment(images[order], rng), n), None    # already in order
-                snapshot = [p.copy() for p in self.weights + self.biases]
-                loss, correct = trainer.epoch(source, y[order], picks, epoch_lr, momentum, bar)
-                if not math.isfinite(loss) or not all(np.isfinite(p).all() for p in self.weights + self.biases):
-                    for p, saved in zip(self.weights + self.biases, snapshot):
-                        p[...] = saved
+                    source, picks = checks.training_rows(augment(images[order], rng), self.sizes[0], n=n), None
+                loss, correct = trainer.epoch(source, y[order], picks, epoch_lr, momentum, bar, self._loss_after)
+                if not math.isfinite(loss):                     # the trainer put back the epoch's first weights
                     raise TrainingDiverged(
-                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1} (mean loss {loss}); "
-                        f"try a smaller learning rate. The weights are those from the start of epoch {epoch + 1}.")
+                        f"training diverged with lr={epoch_lr:g} in epoch {epoch + 1}: a loss or a weight became NaN "
+                        f"or infinite; try a smaller learning rate. The weights are those from the start of epoch "
+                        f"{epoch + 1}.")
                 history["loss"].append(loss)
                 history["accuracy"].append(correct / n)
                 history["lr"].append(epoch_lr)
                 if validation is not None:
                     history["val_loss"].append(self.loss(*validation))
                     history["val_accuracy"].append(self.evaluate(*validation))
-                if bar is not None:
-                    bar.set_postfix({key: f"{values[-1]:.4f}" for key, values in history.items()
-                                     if values and key != "lr"})
-        finally:
-            if bar is not None:
-                bar.close()
+                bar.set_postfix({key: f"{values[-1]:.4f}" for key, values in history.items() if values and key != "lr"})
         return history
 
-    def _rows(self, images, n=None):
-        """Images (n, 28, 28) or (n, n_in) as rows (n, n_in), checked like ``as_input`` but kept in their dtype."""
-        images = np.asarray(images)
-        if images.ndim == 0:
-            raise ValueError(f"X must have shape (N, 28, 28) or (N, {self.sizes[0]}), got a scalar")
-        self.as_input(images[:1])                              # checks the shape and dtype
-        rows = images.reshape(-1, self.sizes[0])
-        if n is not None and len(rows) != n:
-            raise ValueError(f"augment must return {n} images, got an array of shape {images.shape}")
-        return rows
-
     # --- saving and loading (ocrlib/modelfile.py) ---
+
+    def _loss_after(self, rows, y):
+        """The loss on a batch after its step: how ``fit`` checks an epoch's last step (overflow is the question)."""
+        with np.errstate(all="ignore"):
+            return self.loss(rows, y)
 
     def save(self, path):
         """Write the model to ``.npz`` or ``.json``, atomically: a crash mid-save leaves any old file intact."""
@@ -343,19 +272,11 @@ class MLP:
     @classmethod
     def load(cls, path):
         """Read a model saved by ``save`` (``.npz`` or ``.json``), or an original OCR_AI ``neural_network.json``."""
-        sizes, activation, params = modelfile.load_model(path, activations=ACTIVATIONS)
+        sizes, activation, params = modelfile.load_model(path, ACTIVATIONS, checks.MAX_PARAMETERS)
         net = cls(sizes, activation=activation)
         for name, value in params.items():
             net.params[name][...] = value
         return net
-
-
-def _check_lr(lr, name="lr"):
-    """A learning rate must be a finite number > 0 (NaN fails every comparison, so it is tested for)."""
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {lr!r}")
-    return float(lr)
 
 
 def _schedule(lr_schedule, lr, epochs):
@@ -366,10 +287,3 @@ def _schedule(lr_schedule, lr, epochs):
     if callable(lr_schedule):
         return lr_schedule
     raise ValueError(f"lr_schedule must be None, 'cosine' or a function epoch -> lr, got {lr_schedule!r}")
-
-
-def _progress_bar(progress, total):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="img", unit_scale=True, desc="fit")

@@ -9,9 +9,17 @@ a canvas, bars and buttons; code and tests can draw on either:
     pad.prediction, pad.probabilities, pad.image        # digit, (10,) probabilities, (28, 28) network input
     report = pad.teach(1)                               # p(1) before -> after, MNIST accuracy before -> after
     pad.undo_teach(); pad.undo(); pad.clear(); pad.save_model("my_model.npz"); pad.reset()
+
+Teaching goes through ``Teacher`` (``ocrlib/teacher.py``: a few small steps that rehearse MNIST, so the
+network does not forget it), and every taught drawing is a row in the taught-drawings database
+(``ocrlib/taught.py``), which any number of pads can share. After each teach the pad reports p(label) on
+the drawing before and after, and the forgetting check: accuracy on a fixed sample of 1,000 MNIST test
+digits before and after.
 """
 
+import os
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +29,10 @@ from ocrlib.mnist import load_mnist
 from ocrlib.paths import MODEL_PATH, USER_MODEL_PATH
 from ocrlib.preprocess import CANVAS_SIZE, rasterize, to_mnist
 from ocrlib.pretrained import load_pretrained
-from ocrlib.taught import read_taught, resolve_path, write_taught
+from ocrlib.taught import DuplicateDrawing, TaughtStore
+from ocrlib.teacher import Teacher
 
 PREDICT_INTERVAL = 0.05     # seconds: at most one prediction per interval while the pen moves (always one at pen-up)
-TEACH_LR = 0.03             # learning rate of one teach step (0.1 can undo much of what MNIST taught, in one step)
 FORGETTING_SAMPLE = 1000    # MNIST test digits scored before and after each teach: what teaching does to the rest
 
 
@@ -47,18 +55,22 @@ class Pad:
     """A drawing pad wired to a network.
 
     - ``model``: an ``MLP`` (default: the shipped pretrained one). Teaching changes it in place.
-    - ``taught_path``: the file taught drawings are added to (default: env ``OCRLIB_TAUGHT_PATH``, else
-      ``data/taught/taught.npz``). Drawings already in it are kept.
+    - ``taught_path``: the taught-drawings database (default: env ``OCRLIB_TAUGHT_PATH``, else
+      ``data/taught/taught.sqlite``), shared with every other pad that names it. A ``.npz`` of the earlier
+      format names the ``.sqlite`` beside it, into which it is imported once.
     - ``model_path``: where ``save_model`` writes by default (``data/taught/my_model.npz``); never the shipped model.
     - ``teaching``: False for a read-only pad, whose ``teach`` refuses.
+    - ``teacher_options``: passed to ``Teacher`` (``steps``, ``lr``, ...); its defaults are measured ones.
     """
 
-    def __init__(self, model=None, taught_path=None, model_path=None, lr=TEACH_LR, teaching=True):
+    def __init__(self, model=None, taught_path=None, model_path=None, teaching=True, teacher_options=None):
         self.model = load_pretrained() if model is None else model
-        self.taught_path = resolve_path(taught_path)
+        self.store = TaughtStore(taught_path)
+        self.taught_path = self.store.path
         self.model_path = Path(model_path) if model_path is not None else USER_MODEL_PATH
-        self.lr = lr
         self.teaching = teaching
+        self.teacher_options = dict(teacher_options or {})
+        self.name = f"pad {uuid.uuid4().hex[:8]} (process {os.getpid()})"     # stored with each drawing it teaches
         self.status = "Draw a digit on the pad."
         self.strokes = []                       # finished strokes, each a (k, 2) array of (x, y)
         self.current = None                     # the stroke being drawn: a list of (x, y), or None
@@ -69,24 +81,28 @@ class Pad:
         self._stroke_ink = np.zeros_like(self._finished_ink)  # the stroke being drawn, rasterized ...
         self._inked = 0                                         # ... up to this many of its points
         self._last_predict = -np.inf
-        self._dataset = read_taught(self.taught_path)   # fails early, naming the file, if it is unreadable
-        self._undo_params = None                # the weights before the last teach, while it can be undone
+        self.teacher = None                     # made at the first teach (it loads MNIST's training digits)
+        self.taught_as = None                # the label the current drawing was taught as, until it changes
         self._sample = None                     # the forgetting check's MNIST digits, loaded at the first teach
+        self._taught_count = len(self.store)    # fails early, naming the file, if it is unreadable
         self.predict()
 
     @property
     def taught_count(self):
-        """How many drawings the taught-drawings file holds."""
-        return len(self._dataset[2])
+        """How many drawings the taught-drawings database holds (from every pad sharing it), as of this pad's
+        last teach, undo, clear or start."""
+        return self._taught_count
 
     @property
     def can_undo_teach(self):
-        return self._undo_params is not None
+        """Whether ``undo_teach`` has a teach to undo (the last one, since the model was loaded or reset)."""
+        return self.teacher is not None and self.teacher.can_undo
 
     # --- what the canvas calls ---
 
     def on_pen_down(self, x, y):
         x, y = float(x), float(y)                # plain floats: NumPy scalars cannot go to the browser as JSON
+        self.taught_as = None                 # a new stroke: a new drawing, not yet taught
         self.current = [(x, y)]
         self._stroke_ink[:] = 0
         self._inked = 0
@@ -115,7 +131,9 @@ class Pad:
 
     def clear(self):
         self.strokes, self.current = [], None
+        self.taught_as = None
         self._finished_ink[:] = 0
+        self._taught_count = len(self.store)
         self.predict()
 
     def undo(self):
@@ -124,14 +142,17 @@ class Pad:
             self.current = None
         elif self.strokes:
             self.strokes.pop()
+        self.taught_as = None
         self._finished_ink = rasterize(self.strokes) if self.strokes else np.zeros_like(self._finished_ink)
         self.predict()
 
     def teach(self, label):
-        """Teach the network that the current drawing is ``label``; returns a ``TeachReport``, or None if blank.
+        """Teach the network that the current drawing is ``label``; returns a ``TeachReport``, or None if nothing
+        was taught (a blank pad, a read-only pad, or a drawing already taught), saying why in ``status``.
 
-        One SGD step (``train_on_instance``) on the drawing; the drawing (strokes, 28x28 image, label) is
-        added to the taught-drawings file.
+        ``Teacher`` takes a few small steps that rehearse MNIST and earlier drawings, and adds the drawing
+        (strokes, 28x28 image, label) to the taught-drawings database. A drawing is taught once: teaching
+        it again refuses; ``undo_teach`` then another label changes its label.
         """
         if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label <= 9:
             raise ValueError(f"label must be a digit 0..9, got {label!r}")
@@ -142,21 +163,23 @@ class Pad:
         if self.image is None:
             self._say("The pad is blank: draw a digit before teaching it.")
             return None
+        if self.taught_as is not None:
+            self._say(f"This drawing is already taught as a {self.taught_as}. Draw a new digit, or press "
+                      f"Undo teach to take that lesson back.")
+            return None
+        if self.teacher is None:
+            self.teacher = Teacher(self.model, store=self.store, pad=self.name, **self.teacher_options)
         X_sample, y_sample = self._forgetting_sample()
-        p_before = float(self.model.predict_proba(self.image)[label])
         accuracy_before = self.model.evaluate(X_sample, y_sample)
-        undo_params = [p.copy() for p in self.model.weights + self.model.biases]
-        self.model.train_on_instance(self.image, label, lr=self.lr)
-        p_after = float(self.model.predict_proba(self.image)[label])
-        accuracy_after = self.model.evaluate(X_sample, y_sample)
-        drawings, images, labels = self._dataset
         strokes = self.strokes + ([np.array(self.current)] if self.current else [])
-        dataset = (drawings + [strokes],
-                   np.concatenate([images, np.round(self.image * 255).astype(np.uint8)[None]]),
-                   np.append(labels, label))
-        write_taught(self.taught_path, *dataset)
-        self._dataset = dataset
-        self._undo_params = undo_params
+        try:
+            p_before, p_after = self.teacher.teach(self.image, label, strokes=strokes)
+        except DuplicateDrawing as err:
+            self._say(f"Not taught: {err}.")
+            return None
+        accuracy_after = self.model.evaluate(X_sample, y_sample)
+        self.taught_as = label
+        self._taught_count = len(self.store)
         message = (f"Taught a {label}: p({label}) went from {p_before:.0%} to {p_after:.0%}; on "
                    f"{len(y_sample):,} MNIST test digits, {accuracy_before:.1%} → {accuracy_after:.1%}.")
         self.predict()
@@ -164,19 +187,15 @@ class Pad:
         return TeachReport(label, p_before, p_after, accuracy_before, accuracy_after, message)
 
     def undo_teach(self):
-        """Put the weights back as they were before the last teach, and remove that drawing from the file."""
-        if self._undo_params is None:
+        """Put the weights back as they were before the last teach, and remove that drawing from the database."""
+        if not self.can_undo_teach:
             self._say("Nothing to undo: no teach since the model was loaded.")
             return False
-        drawings, images, labels = self._dataset
-        dataset = (drawings[:-1], images[:-1], labels[:-1])
-        write_taught(self.taught_path, *dataset)
-        self._dataset = dataset
-        for p, saved in zip(self.model.weights + self.model.biases, self._undo_params):
-            p[...] = saved
-        self._undo_params = None
+        self.teacher.undo()
+        self.taught_as = None
+        self._taught_count = len(self.store)
         self.predict()
-        self._say("The last teach is undone.")
+        self._say("The last teach is undone: the weights are as before it, and its drawing is forgotten.")
         return True
 
     def save_model(self, path=None):
@@ -193,7 +212,8 @@ class Pad:
     def reset(self):
         """Go back to the shipped pretrained model (the drawing and the taught-drawings file stay)."""
         self.model = load_pretrained()
-        self._undo_params = None
+        self.teacher = None
+        self.taught_as = None
         self.predict()
         self._say("Back to the pretrained model.")
 

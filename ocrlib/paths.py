@@ -19,6 +19,6 @@ MNIST_DIR = DATA_DIR / "mnist"
 STROKE_SET_PATH = DATA_DIR / "strokes" / "strokes_test.npz"
 PEN_DIGITS_PATH = DATA_DIR / "pen_digits" / "unipen_1a_dev.json.gz"
 TAUGHT_DIR = DATA_DIR / "taught"
-TAUGHT_PATH = TAUGHT_DIR / "taught.npz"              # default taught-drawings file; env OCRLIB_TAUGHT_PATH overrides
+TAUGHT_PATH = TAUGHT_DIR / "taught.sqlite"           # taught-drawings database; env OCRLIB_TAUGHT_PATH overrides
 USER_MODEL_PATH = TAUGHT_DIR / "my_model.npz"        # default file for the pad's "Save model"
 MODEL_PATH = PACKAGE_DIR / "models" / "mlp.npz"       # the shipped pretrained model

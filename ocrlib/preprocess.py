@@ -1,4 +1,4 @@
-"""From ink on a drawing pad to the network's 28x28 input.
+"""From ink on a drawing pad to the network's 28x28 input (notebook 05).
 
 Two steps:
 
@@ -27,45 +27,94 @@ PEN_WIDTH = 20       # pen diameter in canvas pixels: after to_mnist a stroke is
 BOX = 20             # MNIST scales each digit to fit a 20 x 20 box ...
 SIZE = IMAGE_SHAPE[0]  # ... and centres it in a 28 x 28 image
 NOISE_FLOOR = 0.1    # ink fainter than this (after normalising to a maximum of 1) counts as background
-PIECE = 8.0          # segments are cut into pieces at most this long, so each fits a small fixed tile
+PIECE = 8.0          # segments are cut into pieces at most max(PIECE, line_width) long, each drawn in a small tile
+TILE_PIXELS = 2 ** 20 # pixels of all the tiles drawn at a time (each of rasterize's arrays: at most 8 MB)
+MAX_SIZE = 1024     # the largest canvas rasterize draws (pixels per side)
+MAX_LINE_WIDTH = 50 # the widest pen (pixels)
+MAX_POINTS = 5_000  # points of all the strokes of one drawing (a pad sends about 60 a second)
+MAX_COORDINATE = 1e9 # pixels: farther points are refused (points off the canvas are fine up to there)
+MAX_INK = 50        # ink on the canvas: at most 50 times the canvas's width of stroke (a digit takes 2 to 5)
 
 
 # --- 1. strokes -> canvas ---
 
 def _as_strokes(strokes):
+    """``strokes`` checked: a list of (k, 2) arrays of finite numbers, MAX_POINTS at most in all."""
     if isinstance(strokes, np.ndarray) and strokes.ndim == 2:
         raise TypeError("strokes must be a list of (k, 2) arrays, one per stroke; "
                         "got a single 2-d array (wrap it in a list: [points])")
-    checked = []
+    if not isinstance(strokes, (list, tuple, np.ndarray)):
+        raise TypeError(f"strokes must be a list of (k, 2) arrays, one per stroke; got {type(strokes).__name__}")
+    checked, total = [], 0
     for n, stroke in enumerate(strokes):
-        points = np.asarray(stroke, dtype=np.float64)
+        try:
+            points = np.asarray(stroke)
+        except ValueError:                                              # ragged lists
+            raise ValueError(f"strokes[{n}] must be a (k, 2) array of (x, y) points, got {stroke!r:.60}") from None
+        if points.dtype.kind not in "iuf":
+            raise TypeError(f"strokes[{n}] must hold numbers, got dtype {points.dtype}")
         if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
             raise ValueError(f"strokes[{n}] must be a (k, 2) array of (x, y) points with k >= 1, "
                              f"got shape {points.shape}")
+        points = points.astype(np.float64)
         if not np.all(np.isfinite(points)):
             raise ValueError(f"strokes[{n}] holds NaN or infinite coordinates")
+        if np.abs(points).max() > MAX_COORDINATE:
+            raise ValueError(f"strokes[{n}] holds coordinates beyond ±{MAX_COORDINATE:g} pixels (MAX_COORDINATE): "
+                             f"{np.abs(points).max():g}")
+        total += len(points)
+        if total > MAX_POINTS:
+            raise ValueError(f"strokes hold more than {MAX_POINTS:,} points (MAX_POINTS)")
         checked.append(points)
     return checked
 
 
-def _pieces(strokes):
-    """Every stroke as straight pieces A -> B no longer than PIECE; a one-point stroke is a piece of length 0."""
-    A, B = [], []
-    for points in strokes:
-        if len(points) == 1:
-            A.append(points)
-            B.append(points)
-            continue
-        a, b = points[:-1], points[1:]                                  # (k-1, 2) segments a -> b
-        n = np.maximum(np.ceil(np.hypot(*(b - a).T) / PIECE), 1).astype(int)
-        seg = np.repeat(np.arange(len(a)), n)                           # which segment each piece is on
-        first = np.repeat(np.cumsum(n) - n, n)
-        t0 = (np.arange(n.sum()) - first) / n[seg]                      # piece start, as a fraction of its segment
-        t1 = t0 + 1 / n[seg]
-        d = b[seg] - a[seg]
-        A.append(a[seg] + t0[:, None] * d)
-        B.append(a[seg] + t1[:, None] * d)
-    return np.concatenate(A), np.concatenate(B)
+def _segments(strokes, lo, hi):
+    """Every stroke as straight segments a -> b (a one-point stroke is a segment of length 0), each cut to the
+    square [lo, hi] x [lo, hi] (Liang-Barsky clipping); segments wholly outside it are dropped. (M, 2) each."""
+    a = np.concatenate([points[:-1] if len(points) > 1 else points for points in strokes])
+    b = np.concatenate([points[1:] if len(points) > 1 else points for points in strokes])
+    d = b - a
+    t0, t1 = np.zeros(len(a)), np.ones(len(a))            # the part a + t d, t0 <= t <= t1, inside the square
+    for axis in (0, 1):
+        p, q_lo, q_hi = d[:, axis], lo - a[:, axis], hi - a[:, axis]
+        inside = (q_lo <= 0) & (q_hi >= 0)                 # where a segment parallel to this side must start
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_lo, t_hi = q_lo / p, q_hi / p
+        moving = p != 0
+        t0 = np.maximum(t0, np.where(moving, np.minimum(t_lo, t_hi), np.where(inside, -np.inf, np.inf)))
+        t1 = np.minimum(t1, np.where(moving, np.maximum(t_lo, t_hi), np.where(inside, np.inf, -np.inf)))
+    keep = t0 <= t1
+    a, d, t0, t1 = a[keep], d[keep], t0[keep, None], t1[keep, None]
+    return a + t0 * d, a + t1 * d
+
+
+def _pieces(a, b, n):
+    """Segments a -> b (M, 2) cut into n[i] equal pieces each: the pieces' ends A -> B, (sum(n), 2) each."""
+    seg = np.repeat(np.arange(len(a)), n)                               # which segment each piece is on
+    first = np.repeat(np.cumsum(n) - n, n)
+    t0 = (np.arange(n.sum()) - first) / n[seg]                          # piece start, as a fraction of its segment
+    t1 = t0 + 1 / n[seg]
+    d = b[seg] - a[seg]
+    return a[seg] + t0[:, None] * d, a[seg] + t1[:, None] * d
+
+
+def _draw(canvas, A, B, r, tile, size):
+    """Ink pieces A -> B (N, 2) with a pen of radius r into the flat (size * size,) canvas: the darker ink wins."""
+    origin = np.floor(np.minimum(A, B) - r - 1).astype(int)             # (N, 2) top-left pixel of each tile
+    cols = origin[:, 0, None] + np.arange(tile)                         # (N, tile) pixel columns (x)
+    rows = origin[:, 1, None] + np.arange(tile)                         # (N, tile) pixel rows (y)
+    px = (cols + 0.5 - A[:, 0, None])[:, None, :]                       # (N, 1, tile) pixel centre - A, x part
+    py = (rows + 0.5 - A[:, 1, None])[:, :, None]                       # (N, tile, 1) y part
+    d = B - A                                                           # (N, 2)
+    length2 = (d ** 2).sum(axis=1)
+    inv = np.divide(1.0, length2, out=np.zeros_like(length2), where=length2 > 0)
+    t = np.clip((px * d[:, 0, None, None] + py * d[:, 1, None, None]) * inv[:, None, None], 0, 1)
+    dist = np.hypot(px - t * d[:, 0, None, None], py - t * d[:, 1, None, None])     # (N, tile, tile)
+    ink = np.clip(r + 0.5 - dist, 0, 1)
+    inside = (ink > 0) & ((rows >= 0) & (rows < size))[:, :, None] & ((cols >= 0) & (cols < size))[:, None, :]
+    flat = (rows[:, :, None] * size + cols[:, None, :])[inside]
+    np.maximum.at(canvas, flat, ink[inside].astype(np.float32))
 
 
 def rasterize(strokes, size=CANVAS_SIZE, line_width=None):
@@ -77,33 +126,42 @@ def rasterize(strokes, size=CANVAS_SIZE, line_width=None):
     falls linearly to 0 over one pixel at the edge (anti-aliasing):
 
         ink(pixel) = clip(r + 1/2 - distance(pixel centre, nearest stroke), 0, 1),   r = line_width / 2
+
+    Work and memory go to the canvas only: strokes are first cut to the canvas and the pen's reach around it,
+    then drawn a bounded number of pieces at a time. Limits: ``size`` at most ``MAX_SIZE``, ``line_width``
+    at most ``MAX_LINE_WIDTH``, ``MAX_POINTS`` points, coordinates within ±``MAX_COORDINATE``, and at most
+    ``MAX_INK`` times the canvas's width of stroke on the canvas.
     """
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or not 1 <= size <= MAX_SIZE:
+        raise ValueError(f"size must be a whole number of pixels 1 .. {MAX_SIZE} (MAX_SIZE), got {size!r}")
     size = int(size)
-    if size < 1:
-        raise ValueError(f"size must be a positive number of pixels, got {size}")
-    line_width = PEN_WIDTH if line_width is None else float(line_width)
-    if not line_width > 0:
-        raise ValueError(f"line_width must be positive, got {line_width}")
+    if line_width is None:
+        line_width = PEN_WIDTH
+    if (isinstance(line_width, (bool, np.bool_)) or not isinstance(line_width, (int, float, np.integer, np.floating))
+            or not 0 < line_width <= MAX_LINE_WIDTH):
+        raise ValueError(f"line_width must be a number of pixels > 0 and <= {MAX_LINE_WIDTH} (MAX_LINE_WIDTH), "
+                         f"got {line_width!r}")
+    line_width = float(line_width)
     canvas = np.zeros(size * size, dtype=np.float32)
     strokes = _as_strokes(strokes)
     if strokes:
         r = line_width / 2
-        A, B = _pieces(strokes)                                         # (N, 2) each
-        tile = math.ceil(PIECE + 2 * r + 3)                        # every piece and its ink fit a tile x tile square
-        origin = np.floor(np.minimum(A, B) - r - 1).astype(int)         # (N, 2) top-left pixel of each tile
-        cols = origin[:, 0, None] + np.arange(tile)                     # (N, tile) pixel columns (x)
-        rows = origin[:, 1, None] + np.arange(tile)                     # (N, tile) pixel rows (y)
-        px = (cols + 0.5 - A[:, 0, None])[:, None, :]                   # (N, 1, tile) pixel centre - A, x part
-        py = (rows + 0.5 - A[:, 1, None])[:, :, None]                   # (N, tile, 1) y part
-        d = B - A                                                       # (N, 2)
-        length2 = (d ** 2).sum(axis=1)
-        inv = np.divide(1.0, length2, out=np.zeros_like(length2), where=length2 > 0)
-        t = np.clip((px * d[:, 0, None, None] + py * d[:, 1, None, None]) * inv[:, None, None], 0, 1)
-        dist = np.hypot(px - t * d[:, 0, None, None], py - t * d[:, 1, None, None])     # (N, tile, tile)
-        ink = np.clip(r + 0.5 - dist, 0, 1)
-        inside = (ink > 0) & ((rows >= 0) & (rows < size))[:, :, None] & ((cols >= 0) & (cols < size))[:, None, :]
-        flat = (rows[:, :, None] * size + cols[:, None, :])[inside]
-        np.maximum.at(canvas, flat, ink[inside].astype(np.float32))   # overlapping pieces: the darker ink wins
+        a, b = _segments(strokes, lo=-r - 1, hi=size + r + 1)          # beyond this margin no ink reaches the canvas
+        length = np.hypot(*(b - a).T)                                  # (M,) of each segment, on the canvas
+        if length.sum() > MAX_INK * size:
+            raise ValueError(f"strokes hold {length.sum():,.0f} pixels of ink on the canvas, more than {MAX_INK} "
+                             f"times its width ({MAX_INK * size:,}, MAX_INK)")
+        piece = max(PIECE, line_width)
+        n = np.maximum(np.ceil(length / piece), 1).astype(np.int64)    # pieces per segment
+        tile = math.ceil(piece + 2 * r + 3)                            # every piece and its ink fit a tile x tile square
+        at_once = max(1, TILE_PIXELS // tile ** 2)                     # pieces drawn at a time
+        ends = np.cumsum(n)
+        start = 0
+        while start < len(a):
+            stop = max(start + 1, int(np.searchsorted(ends, ends[start] - n[start] + at_once, side="right")))
+            A, B = _pieces(a[start:stop], b[start:stop], n[start:stop])
+            _draw(canvas, A, B, r, tile, size)
+            start = stop
     return np.round(canvas * 255).astype(np.uint8).reshape(size, size)
 
 

@@ -1,44 +1,288 @@
-"""Drawings taught on the pad: a dataset file that grows by one drawing at each teach.
+"""Drawings taught on the pad, kept in a SQLite database: one row per drawing, added in a transaction.
 
-Each taught drawing keeps its strokes, the 28x28 image the network saw, and its label, in the stroke-set
-format (``ocrlib/strokeset.py``) plus an ``images`` array. The file is rewritten atomically after each
-teach, so none is lost if the kernel dies. ``load_taught()`` gives them back as a training set.
+Every teach adds one row: the drawing's strokes, the 28x28 image the network saw, the label, when, and which
+pad taught it. SQLite (Python's own ``sqlite3``) lets any number of pads, in any number of processes, add
+drawings to one file at the same time: each row goes in as one transaction, in write-ahead-log mode, so
+writers take turns for a moment instead of overwriting each other's copies, and a process killed at any
+instant leaves every committed row in place.
+
+    store = TaughtStore("data/taught/taught.sqlite")
+    drawing_id = store.add(image, label=7, strokes=strokes, pad="notebook 05")
+    store.remove(drawing_id)                 # what "Undo teach" does
+    X, y = load_taught()                     # uint8 (N, 28, 28), labels (N,): a training set, like MNIST
+    export_stroke_set("my_digits.npz")       # to share them, in the stroke-set format (ocrlib/strokeset.py)
+
+A file that is not a taught-drawings database (damaged, or some other program's) raises ``TaughtFileError``
+naming it, and is never written to. A taught-drawings ``.npz`` of the earlier format, beside the database
+(``taught.npz`` next to ``taught.sqlite``), is imported into it once.
 """
 
+import hashlib
+import json
 import os
+import sqlite3
+import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 
-from ocrlib.atomic import atomic_write
-from ocrlib.mnist import IMAGE_SHAPE
+from ocrlib.mnist import IMAGE_SHAPE, N_PIXELS
+from ocrlib.npzfile import read_npz
 from ocrlib.paths import TAUGHT_PATH
-from ocrlib.strokeset import SOURCES, StrokeSetError, pack, unpack
+from ocrlib.strokeset import KINDS, SOURCES, StrokeSetError, save_stroke_set, unpack
+
+APPLICATION_ID = 0x4F435254     # "OCRT" in the file header: this file is a taught-drawings database
+SCHEMA_VERSION = 1              # PRAGMA user_version
+BUSY_TIMEOUT = 60.0             # seconds a writer waits for another one's transaction before giving up
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS drawings (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    label     INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+    image     BLOB NOT NULL CHECK (length(image) = 784),    -- uint8 28x28, row by row, as MNIST
+    strokes   TEXT NOT NULL,                                -- JSON [[[x, y], ...], ...], canvas pixels, y down
+    taught_at REAL NOT NULL,                                -- seconds since 1970 (UTC)
+    pad       TEXT NOT NULL,                                -- which pad taught it
+    digest    TEXT NOT NULL UNIQUE                          -- SHA-256 of image and strokes: no drawing twice
+);
+CREATE TABLE IF NOT EXISTS imported (
+    name      TEXT PRIMARY KEY,                             -- an earlier .npz file, imported once
+    drawings  INTEGER NOT NULL,
+    at        REAL NOT NULL
+);
+"""
 
 
 class TaughtFileError(ValueError):
     """A taught-drawings file that cannot be read; the message names the file and what is wrong."""
 
 
+class DuplicateDrawing(ValueError):
+    """The same drawing (same image, same strokes) is already in the database."""
+
+
 def resolve_path(path=None):
-    """``path``, else env ``OCRLIB_TAUGHT_PATH``, else ``data/taught/taught.npz``."""
-    if path is not None:
-        return Path(path)
-    return Path(os.environ.get("OCRLIB_TAUGHT_PATH", TAUGHT_PATH))
+    """The database file: ``path``, else env ``OCRLIB_TAUGHT_PATH``, else ``data/taught/taught.sqlite``.
+
+    A path ending in ``.npz`` (the earlier format) names the database beside it, ``.sqlite``, into which
+    that ``.npz`` is imported.
+    """
+    path = Path(path) if path is not None else Path(os.environ.get("OCRLIB_TAUGHT_PATH", TAUGHT_PATH))
+    return path.with_suffix(".sqlite") if path.suffix == ".npz" else path
 
 
-def read_taught(path):
-    """All taught drawings in ``path``: ``(drawings, images uint8 (N, 28, 28), labels (N,))``; empty if no file."""
-    path = Path(path)
-    if not path.is_file():
-        return [], np.zeros((0,) + IMAGE_SHAPE, dtype=np.uint8), np.zeros(0, dtype=np.intp)
+def drawing_digest(image, strokes):
+    """SHA-256 of a drawing's 784 image bytes and its strokes: equal for the same drawing, whatever pad made it."""
+    return hashlib.sha256(_image_bytes(image) + _strokes_json(strokes).encode()).hexdigest()
+
+
+class TaughtStore:
+    """The taught drawings in one SQLite file. Every method opens its own short connection and closes it, so
+    a store can be used from any thread, and many stores (in many processes) can share one file."""
+
+    def __init__(self, path=None):
+        self.path = resolve_path(path)
+        self._ready = False
+
+    def __repr__(self):
+        return f"TaughtStore({str(self.path)!r})"
+
+    # --- writing ---
+
+    def add(self, image, label, strokes=(), pad=""):
+        """Add one drawing in its own transaction; returns its id. ``image`` is (28, 28), uint8 or floats in [0, 1].
+
+        Raises ``DuplicateDrawing`` if this very drawing (image and strokes) is already stored.
+        """
+        label = check_label(label)
+        row = (label, _image_bytes(image), _strokes_json(strokes), time.time(), str(pad),
+               drawing_digest(image, strokes))
+        with self._connect() as db:
+            try:
+                cursor = db.execute("INSERT INTO drawings (label, image, strokes, taught_at, pad, digest) "
+                                    "VALUES (?, ?, ?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError:
+                (same,) = db.execute("SELECT id FROM drawings WHERE digest = ?", (row[-1],)).fetchone()
+                raise DuplicateDrawing(f"this drawing is already in {self.path} (drawing {same})") from None
+            return cursor.lastrowid
+
+    def remove(self, drawing_id):
+        """Remove one drawing by its id; returns whether it was there."""
+        with self._connect() as db:
+            return db.execute("DELETE FROM drawings WHERE id = ?", (int(drawing_id),)).rowcount == 1
+
+    # --- reading ---
+
+    def __len__(self):
+        if not self._exists():
+            return 0
+        with self._connect() as db:
+            return db.execute("SELECT count(*) FROM drawings").fetchone()[0]
+
+    def read(self, since=0):
+        """The drawings with an id above ``since``, oldest first: ``(ids (N,), drawings, images uint8 (N, 28, 28),
+        labels (N,))``, each drawing a list of (k, 2) float32 stroke arrays."""
+        if not self._exists():
+            return np.zeros(0, np.int64), [], np.zeros((0,) + IMAGE_SHAPE, np.uint8), np.zeros(0, np.intp)
+        with self._connect() as db:
+            rows = db.execute("SELECT id, strokes, image, label FROM drawings WHERE id > ? ORDER BY id",
+                              (int(since),)).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        drawings = [[np.asarray(s, np.float32).reshape(-1, 2) for s in json.loads(r[1])] for r in rows]
+        images = np.frombuffer(b"".join(r[2] for r in rows), np.uint8).reshape((-1,) + IMAGE_SHAPE)
+        labels = np.array([r[3] for r in rows], dtype=np.intp)
+        return ids, drawings, images, labels
+
+    # --- the file ---
+
+    def _exists(self):
+        """Is there anything to read: the database, or an earlier ``.npz`` to import into it?"""
+        return self.path.exists() or self.path.with_suffix(".npz").is_file()
+
+    def _connect(self):
+        """A connection (its ``with`` block is one transaction, committed at the end) to a checked database."""
+        if not self._ready:
+            self._open_or_create()
+            self._ready = True
+        return _Connection(self.path)
+
+    def _open_or_create(self):
+        """Check the file is ours (set it up if it is new or empty); import the ``.npz`` beside it once."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with _Connection(self.path, create=new) as db:
+            db.execute("BEGIN IMMEDIATE")                   # one pad at a time sets a new file up
+            app_id, version = _header(db, self.path)
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if app_id == 0 and not tables:                  # an empty database: ours to set up
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif app_id != APPLICATION_ID:
+                raise TaughtFileError(f"{self.path}: a SQLite database of another kind (application id "
+                                      f"{app_id:#x}, tables {sorted(tables)}), not a taught-drawings database; "
+                                      f"it was left as it is")
+            elif version > SCHEMA_VERSION:
+                raise TaughtFileError(f"{self.path}: taught-drawings database version {version}, newer than "
+                                      f"this ocrlib reads ({SCHEMA_VERSION}); it was left as it is")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        _write_ahead_log(self.path)
+        self._import_npz(self.path.with_suffix(".npz"))
+
+    def _import_npz(self, npz_path):
+        """Add the drawings of a taught-drawings ``.npz`` (the earlier format), once: the import is recorded."""
+        if not npz_path.is_file():
+            return
+        with _Connection(self.path) as db:
+            db.execute("BEGIN IMMEDIATE")                   # one importer at a time; the others then see it done
+            if db.execute("SELECT 1 FROM imported WHERE name = ?", (npz_path.name,)).fetchone():
+                return
+            drawings, images, labels = _read_npz(npz_path)
+            for strokes, image, label in zip(drawings, images, labels):
+                db.execute("INSERT OR IGNORE INTO drawings (label, image, strokes, taught_at, pad, digest) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", (int(label), _image_bytes(image), _strokes_json(strokes),
+                                                         npz_path.stat().st_mtime, f"imported from {npz_path.name}",
+                                                         drawing_digest(image, strokes)))
+            db.execute("INSERT INTO imported (name, drawings, at) VALUES (?, ?, ?)",
+                       (npz_path.name, len(labels), time.time()))
+
+
+class _Connection:
+    """``with _Connection(path) as db:`` a sqlite3 connection whose block is one transaction: committed at
+    the end, rolled back on an error, and closed either way. SQLite errors become ``TaughtFileError``."""
+
+    def __init__(self, path, create=False):
+        self.path = path
+        mode = "rwc" if create else "rw"
+        try:
+            self.db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode={mode}", uri=True,
+                                      timeout=BUSY_TIMEOUT, isolation_level=None)     # we say BEGIN ourselves
+            # In write-ahead-log mode, NORMAL makes each commit survive a killed process (what a pad's kernel
+            # risks) without waiting for the disk; only a power cut could lose the last commits.
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as err:
+            raise TaughtFileError(f"{path}: cannot open the taught-drawings database ({err})") from None
+
+    def __enter__(self):
+        return self.db
+
+    def __exit__(self, kind, error, traceback):
+        try:
+            with closing(self.db):
+                if self.db.in_transaction:
+                    self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        except sqlite3.DatabaseError as err:
+            error = error or err
+        if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError):
+            raise TaughtFileError(f"{self.path}: not a readable taught-drawings database ({error}); "
+                                  f"it was left as it is") from None
+        return False
+
+
+def _write_ahead_log(path):
+    """Switch the database to write-ahead logging (it stays so): writers append to a log, readers never wait.
+
+    The switch needs the file to itself for a moment; while other pads hold it, try again until BUSY_TIMEOUT.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT)
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal" or \
+                    db.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise TaughtFileError(f"{path}: cannot switch to write-ahead logging ({err})") from None
+        finally:
+            db.close()
+        time.sleep(0.01)
+
+
+def _header(db, path):
+    """(application id, schema version) of an open database; an unreadable file raises ``TaughtFileError``."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        return db.execute("PRAGMA application_id").fetchone()[0], db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as err:
+        raise TaughtFileError(f"{path}: not a readable taught-drawings database ({err}); "
+                              f"it was left as it is") from None
+
+
+# --- the drawings as arrays ---
+
+def read_taught(path=None):
+    """All taught drawings: ``(drawings, images uint8 (N, 28, 28), labels (N,))``; empty if there is no file."""
+    _, drawings, images, labels = TaughtStore(path).read()
+    return drawings, images, labels
+
+
+def load_taught(path=None, strokes=False):
+    """The taught digits as a training set: ``X`` uint8 (N, 28, 28) (like MNIST) and labels ``y`` (N,).
+
+    With ``strokes=True``: ``(X, y, drawings)``, each drawing a list of (k, 2) stroke arrays.
+    """
+    drawings, images, labels = read_taught(path)
+    return (images, labels, drawings) if strokes else (images, labels)
+
+
+def export_stroke_set(out_path, path=None):
+    """Write the taught drawings to a stroke-set ``.npz`` (``ocrlib/strokeset.py``) for sharing; returns how many."""
+    drawings, _images, labels = read_taught(path)
+    n = len(labels)
+    save_stroke_set(out_path, drawings, labels, source=np.full(n, SOURCES.index("taught")),
+                    mnist_index=np.full(n, -1))
+    return n
+
+
+def _read_npz(path):
+    """A taught-drawings ``.npz`` of the earlier format: (drawings, images uint8 (N, 28, 28), labels (N,))."""
+    try:
+        arrays = read_npz(path, dict(KINDS, images="u"), StrokeSetError)
         drawings, labels = unpack(arrays, name=str(path))
-    except (ValueError, OSError, EOFError) as err:
-        message = str(err) if isinstance(err, StrokeSetError) else f"{path}: not a readable .npz ({err})"
-        raise TaughtFileError(f"{message} (expected a taught-drawings file)") from None
+    except (StrokeSetError, OSError) as err:
+        raise TaughtFileError(f"{err} (expected a taught-drawings file to import)") from None
     images = arrays.get("images")
     if images is None or images.shape != (len(labels),) + IMAGE_SHAPE or images.dtype != np.uint8:
         raise TaughtFileError(f"{path}: expected 'images' uint8 ({len(labels)}, 28, 28), got "
@@ -46,16 +290,23 @@ def read_taught(path):
     return drawings, images, labels
 
 
-def load_taught(path=None):
-    """The taught digits as a training set: ``X`` uint8 (N, 28, 28) (like MNIST) and labels ``y`` (N,)."""
-    _, images, labels = read_taught(resolve_path(path))
-    return images, labels
+def check_label(label):
+    if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label <= 9:
+        raise ValueError(f"label must be a digit 0..9, got {label!r}")
+    return int(label)
 
 
-def write_taught(path, drawings, images, labels):
-    """Write the whole dataset to ``path`` atomically (a temporary file renamed over the old one)."""
-    taught = SOURCES.index("taught")
-    arrays = pack(drawings, labels, source=np.full(len(labels), taught), mnist_index=np.full(len(labels), -1))
-    arrays["images"] = np.asarray(images, dtype=np.uint8).reshape((-1,) + IMAGE_SHAPE)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+def _image_bytes(image):
+    """A 28x28 image, uint8 or floats in [0, 1], as its 784 uint8 bytes (what MNIST stores)."""
+    image = np.asarray(image)
+    if image.size != N_PIXELS:
+        raise ValueError(f"image must be 28x28 (784 pixels), got shape {image.shape}")
+    if image.dtype != np.uint8:
+        image = np.round(np.clip(image.astype(np.float64), 0, 1) * 255).astype(np.uint8)
+    return image.reshape(N_PIXELS).tobytes()
+
+
+def _strokes_json(strokes):
+    """Strokes (each (k, 2) points) as compact JSON, to 0.01 px."""
+    return json.dumps([np.round(np.asarray(s, np.float64).reshape(-1, 2), 2).tolist() for s in strokes],
+                      separators=(",", ":"))

@@ -105,7 +105,7 @@ def test_missing_sizes(tmp_path, net):
 
 
 def test_wrong_shape(tmp_path, net):
-    with pytest.raises(ModelFileError, match=r"model.json: W2 has shape \(16, 7\), expected \(16, 8\)"):
+    with pytest.raises(ModelFileError, match=r"model.json: W2 must be 16 lists of 8 numbers, got \[\[0.0"):
         MLP.load(edited(tmp_path, net, W2=np.zeros((16, 7)).tolist()))
 
 
@@ -115,7 +115,7 @@ def test_non_finite_values_in_npz(tmp_path, net):
     params["b1"] = params["b1"].copy()
     params["b1"][3] = np.nan
     np.savez(path, **params)
-    with pytest.raises(ModelFileError, match="model.npz: b1 holds NaN or infinite values"):
+    with pytest.raises(ModelFileError, match="model.npz: b1 holds NaN, infinite or too large values"):
         MLP.load(path)
 
 
@@ -134,7 +134,7 @@ def test_not_json(tmp_path):
 def test_not_npz(tmp_path):
     path = tmp_path / "model.npz"
     path.write_bytes(b"garbage")
-    with pytest.raises(ModelFileError, match="model.npz: not a readable .npz model"):
+    with pytest.raises(ModelFileError, match=r"model.npz: not a .npz archive \(BadZipFile"):
         MLP.load(path)
 
 
@@ -142,7 +142,7 @@ def test_npz_with_a_pickled_object_is_refused_without_running_it(tmp_path, net):
     path = tmp_path / "model.npz"
     params = dict(net.params, sizes=np.array(net.sizes), activation=np.array([{"evil": True}], dtype=object))
     np.savez(path, **params)
-    with pytest.raises(ModelFileError, match="model.npz: not a readable .npz model"):
+    with pytest.raises(ModelFileError, match="model.npz: array 'activation' has dtype object; expected text"):
         MLP.load(path)
 
 

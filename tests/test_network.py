@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import ocrlib
-from ocrlib.network import ACTIVATIONS, MLP, TrainingDiverged, cross_entropy, one_hot, softmax
+from ocrlib.activations import ACTIVATIONS
+from ocrlib.network import MLP, TrainingDiverged, cross_entropy, one_hot, softmax
 
 SHAPES = [(12, 7, 5), (12, 6, 4, 3), (784, 25, 10)]
 
@@ -143,8 +144,10 @@ def test_divergence_names_the_learning_rate_and_keeps_finite_weights(mnist_subse
 
 def test_fit_rejects_bad_arguments(mnist_subset):
     X, y = mnist_subset[:2]
-    for kwargs, message in [({"lr": 0}, "lr must be a finite number > 0"), ({"epochs": 0}, "epochs >= 1"),
-                            ({"batch_size": 0}, "batch_size >= 1"), ({"momentum": 1.0}, "momentum < 1")]:
+    for kwargs, message in [({"lr": 0}, "lr must be a finite number > 0"),
+                            ({"epochs": 0}, "epochs must be a whole number >= 1, got 0"),
+                            ({"batch_size": 0}, "batch_size must be a whole number >= 1, got 0"),
+                            ({"momentum": 1.0}, r"momentum must be a number in \[0, 1\), got 1.0")]:
         with pytest.raises(ValueError, match=message):
             MLP().fit(X[:10], y[:10], progress=False, **kwargs)
     with pytest.raises(ValueError, match="y has 9 labels for 10 inputs"):

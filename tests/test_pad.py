@@ -6,7 +6,7 @@ import pytest
 from ocrlib.preprocess import rasterize, to_mnist
 from ocrlib.pretrained import MODEL_PATH, load_pretrained
 from ocrlib.strokeset import load_stroke_set
-from ocrlib.taught import load_taught, read_taught
+from ocrlib.taught import export_stroke_set, load_taught, read_taught
 from ocrlib.widget import DigitPad
 
 
@@ -43,7 +43,7 @@ def test_blank_pad_never_predicts_nor_trains(pad, tmp_path):
     pad.label_choice.value = "3"
     pad.teach_button.click()
     assert "blank" in pad.status
-    assert pad.taught_count == 0 and not (tmp_path / "taught.npz").exists()
+    assert pad.taught_count == 0 and not (tmp_path / "taught.sqlite").exists()
     assert all(np.array_equal(a, b) for a, b in zip(before, pad.model.weights))
 
 
@@ -138,36 +138,37 @@ def test_a_read_only_pad_does_not_teach(tmp_path):
     before = [p.copy() for p in pad.model.weights]
     assert pad.teach(1) is None and "switched off" in pad.status
     assert all(np.array_equal(a, b) for a, b in zip(before, pad.model.weights))
-    assert not (tmp_path / "taught.npz").exists()
+    assert not (tmp_path / "taught.sqlite").exists()
 
 
 def test_dataset_file_survives_a_new_pad(tmp_path):
-    path = tmp_path / "taught.npz"
+    path = tmp_path / "taught.sqlite"
     first = DigitPad(taught_path=path)
     draw(first, [(140, 40), (140, 240)])
     first.teach(1)
     second = DigitPad(taught_path=path)                 # e.g. after the kernel died
-    draw(second, [(140, 40), (140, 240)])
+    assert second.taught_count == 1
+    draw(second, [(150, 40), (150, 240)])
     second.teach(1)
     _X, y = load_taught(path)
-    assert y.tolist() == [1, 1]
-    assert not list(tmp_path.glob(".*.tmp"))            # atomic writes leave no temporary files
+    assert y.tolist() == [1, 1] and second.taught_count == 2
 
 
 def test_taught_drawings_read_back_as_a_stroke_set(pad, tmp_path):
     draw(pad, [(140, 40), (140, 240)])
     pad.teach(1)
-    drawings, labels = load_stroke_set(tmp_path / "taught.npz", source="taught")
+    assert export_stroke_set(tmp_path / "shared.npz", pad.taught_path) == 1
+    drawings, labels = load_stroke_set(tmp_path / "shared.npz", source="taught")
     assert labels.tolist() == [1] and np.allclose(drawings[0][0], [(140, 40), (140, 240)])
-    assert load_stroke_set(tmp_path / "taught.npz", source="template")[1].tolist() == []
+    assert load_stroke_set(tmp_path / "shared.npz", source="template")[1].tolist() == []
 
 
 def test_taught_path_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("OCRLIB_TAUGHT_PATH", str(tmp_path / "env.npz"))
+    monkeypatch.setenv("OCRLIB_TAUGHT_PATH", str(tmp_path / "env.sqlite"))
     pad = DigitPad()
     draw(pad, [(140, 40), (140, 240)])
     pad.teach(1)
-    assert (tmp_path / "env.npz").is_file()
+    assert (tmp_path / "env.sqlite").is_file()
     assert load_taught()[1].tolist() == [1]
 
 
@@ -176,6 +177,11 @@ def test_unreadable_dataset_file_is_named(tmp_path):
     bad.write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="taught.npz"):
         DigitPad(taught_path=bad)
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(b"not a database" * 100)
+    with pytest.raises(ValueError, match="damaged.sqlite"):
+        DigitPad(taught_path=damaged)
+    assert damaged.read_bytes() == b"not a database" * 100 and bad.read_bytes() == b"not a zip file"
 
 
 def test_save_model_and_reset(pad, tmp_path):
@@ -238,3 +244,38 @@ def test_ink_drawn_piece_by_piece_equals_the_whole_stroke(pad, monkeypatch):
     draw(pad, [(40, 40), (60, 45)])
     whole = to_mnist(rasterize([spiral, np.array([(40.0, 40.0), (60.0, 45.0)])]))
     assert np.array_equal(pad.image, whole)
+
+
+def test_the_same_drawing_is_taught_once(pad, tmp_path):
+    draw(pad, [(140, 40), (140, 240)])
+    assert pad.teach(7) is not None
+    weights = [p.copy() for p in pad.model.weights + pad.model.biases]
+    assert pad.teach(7) is None and "already taught as a 7" in pad.status
+    assert pad.teach(1) is None and pad.taught_count == 1           # another label: undo first
+    assert all(np.array_equal(a, b) for a, b in zip(weights, pad.model.weights + pad.model.biases))
+    pad.undo_teach()
+    assert pad.teach(1) is not None and load_taught(pad.taught_path)[1].tolist() == [1]
+    draw(pad, [(60, 40), (60, 60)])                                   # a changed drawing is a new one
+    assert pad.teach(1) is not None and pad.taught_count == 2
+
+
+def test_teaching_rehearses_and_keeps_mnist(pad):
+    """Teaching a misread drawing learns it and leaves the forgetting check within a point."""
+    draw_digit(pad, 3)
+    report = pad.teach(5)
+    assert report.p_after > report.p_before + 0.2
+    assert report.accuracy_after > report.accuracy_before - 0.01
+    assert pad.teacher.model is pad.model
+
+
+def test_two_pads_share_one_database(tmp_path):
+    first, second = DigitPad(taught_path=tmp_path / "t.sqlite"), DigitPad(taught_path=tmp_path / "t.sqlite")
+    draw(first, [(140, 40), (140, 240)])
+    draw(second, [(100, 40), (180, 240)])
+    first.teach(1)
+    second.teach(1)
+    first.clear()
+    assert first.taught_count == second.taught_count == 2 and first.name != second.name
+    first.undo_teach()                                  # takes back its own drawing only
+    _X, _y, drawings = load_taught(tmp_path / "t.sqlite", strokes=True)
+    assert len(drawings) == 1 and np.allclose(drawings[0][0], [(100, 40), (180, 240)])

@@ -1,4 +1,4 @@
-"""ocrlib.preprocess: strokes -> canvas -> MNIST's 28x28; and the pen-drawn stroke test set."""
+"""ocrlib.preprocess: strokes -> canvas -> MNIST's 28x28."""
 
 from itertools import pairwise
 
@@ -20,8 +20,6 @@ from ocrlib.preprocess import (
     to_mnist,
 )
 from ocrlib.pretrained import load_pretrained
-from ocrlib.stroke_synthesis import mnist_strokes, place_on_pad, zhang_suen_thinning
-from ocrlib.strokeset import evaluate_strokes, load_stroke_set, pack, unpack
 
 ONE = [np.array([[140.0, 40.0], [140.0, 240.0]])]
 
@@ -162,41 +160,6 @@ def test_ink_inverts_dark_on_light():
     paper[10:20, 14:16] = 20
     seen = ink(paper)
     assert seen[15, 15] == 1 and seen[0, 0] == 0
-
-
-# --- the stroke test set ---
-
-def test_stroke_set_loads_and_round_trips():
-    drawings, labels = load_stroke_set()
-    assert len(drawings) == len(labels) > 1000
-    assert set(labels.tolist()) == set(range(10))
-    again, again_labels = unpack(pack(drawings[:20], labels[:20], [0] * 20, [-1] * 20))
-    assert all(np.array_equal(a, b) for d, e in zip(drawings[:20], again) for a, b in zip(d, e))
-    assert np.array_equal(again_labels, labels[:20])
-    everything = np.concatenate([s for d in drawings for s in d])
-    assert everything.min() > -20 and everything.max() < 300              # on the 280 px pad
-
-
-def test_traced_mnist_digit_is_recognised_after_redrawing():
-    images, labels = load_mnist("test")
-    net = load_pretrained()
-    rng = np.random.default_rng(1)
-    drawings = [place_on_pad(mnist_strokes(images[i]), rng) for i in range(30)]
-    assert evaluate_strokes(net, drawings, labels[:30]) >= 0.8
-
-
-def test_zhang_suen_thins_a_bar_to_a_line():
-    bar = np.zeros((20, 26), bool)
-    bar[5:10, 2:24] = True                                                # 5 pixels thick, 22 long
-    thin = zhang_suen_thinning(bar)
-    assert thin.any(axis=0).sum() >= 14                                   # still a long line ...
-    assert (thin.sum(axis=0) <= 1).all()                                  # ... one pixel thick
-    assert not (thin & ~bar).any()
-
-
-def test_pretrained_model_reads_most_pen_drawn_digits():
-    drawings, labels = load_stroke_set()
-    assert evaluate_strokes(load_pretrained(), drawings[::10], labels[::10]) >= 0.85
 
 
 # --- properties, on random strokes ---

@@ -1,0 +1,259 @@
+"""ocrlib.taught: the taught-drawings database, its round trips, many writers at once, and bad files."""
+
+import hashlib
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from ocrlib.strokeset import SOURCES, load_stroke_set, pack
+from ocrlib.taught import (
+    DuplicateDrawing,
+    TaughtFileError,
+    TaughtStore,
+    export_stroke_set,
+    load_taught,
+    resolve_path,
+)
+
+
+def a_drawing(rng):
+    """A random drawing: (image uint8 (28, 28), strokes [(k, 2) ...], label)."""
+    image = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+    strokes = [rng.random((int(rng.integers(1, 9)), 2)) * 280 for _ in range(int(rng.integers(1, 4)))]
+    return image, strokes, int(rng.integers(0, 10))
+
+
+def test_drawings_round_trip(tmp_path):
+    store = TaughtStore(tmp_path / "taught.sqlite")
+    rng = np.random.default_rng(0)
+    drawings = [a_drawing(rng) for _ in range(5)]
+    ids = [store.add(image, label, strokes, pad="test") for image, strokes, label in drawings]
+    assert ids == sorted(ids) and len(set(ids)) == 5 and len(store) == 5
+    X, y, strokes_back = load_taught(tmp_path / "taught.sqlite", strokes=True)
+    assert X.dtype == np.uint8 and X.shape == (5, 28, 28) and y.tolist() == [d[2] for d in drawings]
+    for (image, strokes, _), x, back in zip(drawings, X, strokes_back):
+        np.testing.assert_array_equal(x, image)
+        assert len(back) == len(strokes)
+        for s, b in zip(strokes, back):
+            np.testing.assert_allclose(b, s, atol=0.006)
+    assert store.remove(ids[1]) and not store.remove(ids[1])
+    assert load_taught(tmp_path / "taught.sqlite")[1].tolist() == [d[2] for i, d in enumerate(drawings) if i != 1]
+    later = store.read(since=ids[2])[0]
+    assert later.tolist() == ids[3:]
+
+
+def test_float_images_are_stored_as_mnist_bytes(tmp_path):
+    store = TaughtStore(tmp_path / "t.sqlite")
+    image = np.zeros((28, 28), np.float32)
+    image[5:20, 14] = 1.0
+    image[5, 15] = 0.5
+    store.add(image, 1)
+    X, _ = load_taught(tmp_path / "t.sqlite")
+    assert X[0, 10, 14] == 255 and X[0, 5, 15] == 128 and X[0].sum() == 15 * 255 + 128
+
+
+def test_the_same_drawing_is_never_stored_twice(tmp_path):
+    store = TaughtStore(tmp_path / "t.sqlite")
+    image, strokes, label = a_drawing(np.random.default_rng(1))
+    first = store.add(image, label, strokes)
+    with pytest.raises(DuplicateDrawing, match=f"drawing {first}"):
+        TaughtStore(tmp_path / "t.sqlite").add(image, (label + 1) % 10, strokes, pad="another pad")
+    assert len(store) == 1
+    store.add(image, label, strokes[:-1] + [strokes[-1] + 1])       # other strokes: another drawing
+    assert len(store) == 2
+
+
+@pytest.mark.parametrize("image, label, match", [
+    (np.zeros((28, 27), np.uint8), 1, "28x28"),
+    (np.zeros((28, 28), np.uint8), 10, "label"),
+    (np.zeros((28, 28), np.uint8), -1, "label"),
+    (np.zeros((28, 28), np.uint8), True, "label"),
+    (np.zeros((28, 28), np.uint8), 2.0, "label"),
+])
+def test_bad_rows_are_refused_and_nothing_is_stored(tmp_path, image, label, match):
+    store = TaughtStore(tmp_path / "t.sqlite")
+    store.add(np.ones((28, 28), np.uint8), 3)
+    with pytest.raises(ValueError, match=match):
+        store.add(image, label)
+    assert len(store) == 1
+
+
+def test_no_file_reads_as_empty_and_is_not_created(tmp_path):
+    X, y = load_taught(tmp_path / "none.sqlite")
+    assert X.shape == (0, 28, 28) and y.shape == (0,)
+    assert len(TaughtStore(tmp_path / "none.sqlite")) == 0 and not (tmp_path / "none.sqlite").exists()
+
+
+def test_default_path_and_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("OCRLIB_TAUGHT_PATH", raising=False)
+    assert resolve_path().name == "taught.sqlite" and resolve_path().parent.name == "taught"
+    monkeypatch.setenv("OCRLIB_TAUGHT_PATH", str(tmp_path / "mine.sqlite"))
+    assert resolve_path() == tmp_path / "mine.sqlite"
+    assert resolve_path(tmp_path / "old.npz") == tmp_path / "old.sqlite"
+
+
+def write_old_npz(path, drawings, images, labels):
+    """A taught-drawings file of the earlier format: a stroke set plus an ``images`` array."""
+    arrays = pack(drawings, labels, source=np.full(len(labels), SOURCES.index("taught")),
+                  mnist_index=np.full(len(labels), -1))
+    arrays["images"] = np.asarray(images, np.uint8)
+    np.savez(path, **arrays)
+
+
+def test_an_old_npz_is_imported_once(tmp_path):
+    rng = np.random.default_rng(2)
+    drawings = [a_drawing(rng) for _ in range(3)]
+    write_old_npz(tmp_path / "taught.npz", [d[1] for d in drawings], [d[0] for d in drawings],
+                  [d[2] for d in drawings])
+    old = (tmp_path / "taught.npz").read_bytes()
+    X, y = load_taught(tmp_path / "taught.npz")                      # names the .sqlite beside it
+    assert (tmp_path / "taught.sqlite").is_file() and y.tolist() == [d[2] for d in drawings]
+    np.testing.assert_array_equal(X, [d[0] for d in drawings])
+    store = TaughtStore(tmp_path / "taught.sqlite")
+    store.add(*a_drawing(rng)[:1], 4)
+    assert len(TaughtStore(tmp_path / "taught.sqlite")) == 4          # a new store does not import it again
+    assert (tmp_path / "taught.npz").read_bytes() == old              # and the old file is left as it was
+
+
+def test_export_to_a_stroke_set(tmp_path):
+    store = TaughtStore(tmp_path / "t.sqlite")
+    rng = np.random.default_rng(3)
+    drawings = [a_drawing(rng) for _ in range(4)]
+    for image, strokes, label in drawings:
+        store.add(image, label, strokes)
+    assert export_stroke_set(tmp_path / "shared.npz", tmp_path / "t.sqlite") == 4
+    back, labels = load_stroke_set(tmp_path / "shared.npz", source="taught")
+    assert labels.tolist() == [d[2] for d in drawings]
+    np.testing.assert_allclose(back[2][0], drawings[2][1][0], atol=0.006)
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_damaged_file_is_named_and_left_untouched(tmp_path):
+    bad = tmp_path / "taught.sqlite"
+    bad.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 20)
+    before = digest(bad)
+    for action in (lambda: len(TaughtStore(bad)), lambda: TaughtStore(bad).add(np.ones((28, 28), np.uint8), 1),
+                   lambda: load_taught(bad)):
+        with pytest.raises(TaughtFileError, match="taught.sqlite"):
+            action()
+    assert digest(bad) == before and sorted(p.name for p in tmp_path.iterdir()) == ["taught.sqlite"]
+
+
+def test_a_truncated_database_is_named_and_left_untouched(tmp_path):
+    path = tmp_path / "t.sqlite"
+    store = TaughtStore(path)
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        store.add(*a_drawing(rng)[:1], 1, strokes=[rng.random((200, 2))])
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = path.read_bytes()
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(data[:len(data) // 2])
+    with pytest.raises(TaughtFileError, match="damaged.sqlite"):
+        load_taught(damaged)
+    assert damaged.read_bytes() == data[:len(data) // 2]
+
+
+def test_another_programs_database_is_refused(tmp_path):
+    foreign = tmp_path / "notes.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+        db.execute("INSERT INTO notes VALUES ('keep me')")
+    db.close()
+    before = digest(foreign)
+    with pytest.raises(TaughtFileError, match="notes.sqlite.*another kind"):
+        TaughtStore(foreign).add(np.ones((28, 28), np.uint8), 1)
+    assert digest(foreign) == before
+
+
+def test_a_newer_database_version_is_refused(tmp_path):
+    path = tmp_path / "t.sqlite"
+    TaughtStore(path).add(np.ones((28, 28), np.uint8), 1)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(TaughtFileError, match="version 99"):
+        load_taught(path)
+
+
+# --- many writers at once, and writers killed mid-way ---
+
+WORKER = """
+import sys
+import numpy as np
+from ocrlib.taught import TaughtStore
+
+path, seed, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+store = TaughtStore(path)
+rng = np.random.default_rng(seed)
+for i in range(n):
+    image = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+    strokes = [rng.random((5, 2)) * 280]
+    drawing_id = store.add(image, i % 10, strokes, pad=f"worker {seed}")
+    print(drawing_id, i, flush=True)            # printed only once the row is committed
+"""
+
+
+def expected_images(seed, n):
+    rng = np.random.default_rng(seed)
+    images = []
+    for _ in range(n):
+        images.append(rng.integers(0, 256, (28, 28), dtype=np.uint8))
+        rng.random((5, 2))
+    return images
+
+
+def committed(output):
+    """The (id, i) pairs a worker reported as committed."""
+    return [tuple(map(int, line.split())) for line in output.splitlines() if line.strip()]
+
+
+def test_four_processes_and_killed_ones_lose_nothing(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    n = 50
+    start = lambda seed, count: subprocess.Popen([sys.executable, "-c", WORKER, str(path), str(seed), str(count)],
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writers = {seed: start(seed, n) for seed in range(4)}
+    # Meanwhile a fifth writer is killed (SIGKILL, as when a kernel dies) at random moments, three times over.
+    rng = np.random.default_rng(5)
+    victims = {}
+    for seed in (100, 101, 102):
+        victim = start(seed, 1000)
+        first = victim.stdout.readline()                # it is up and writing ...
+        time.sleep(rng.uniform(0.0, 0.5))               # ... and dies at some moment of its work
+        victim.send_signal(signal.SIGKILL)
+        victims[seed] = committed(first + victim.stdout.read())       # the same reader: nothing read is lost
+        victim.wait()
+        victim.stdout.close()
+        victim.stderr.close()
+    reports = {}
+    for seed, writer in writers.items():
+        out, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err
+        reports[seed] = committed(out)
+
+    ids, _drawings, images, labels = TaughtStore(path).read()
+    stored = {int(i): (image, int(label)) for i, image, label in zip(ids, images, labels)}
+    for seed, report in {**reports, **victims}.items():
+        expected = expected_images(seed, max((i for _, i in report), default=-1) + 1)
+        for drawing_id, i in report:                     # every committed drawing is there, as written
+            image, label = stored[drawing_id]
+            np.testing.assert_array_equal(image, expected[i])
+            assert label == i % 10
+    assert all(len(reports[seed]) == n for seed in reports)
+    assert sum(len(v) for v in victims.values()) > 0           # the victims did commit before they died
+    # nothing else: at most the one row a victim committed but was killed before reporting
+    reported = {drawing_id for report in [*reports.values(), *victims.values()] for drawing_id, _ in report}
+    assert reported <= set(stored) and len(stored) - len(reported) <= len(victims)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
