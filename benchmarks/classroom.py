@@ -62,7 +62,7 @@ def start_app(folder):
     RESULTS.mkdir(exist_ok=True)
     log = open(RESULTS / "classroom-app.log", "wb")     # the server's log, kept for a look after a failure
     server = subprocess.Popen([sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser",
-                               "--taught", str(Path(folder) / "taught.npz")],
+                               "--taught", str(Path(folder) / "taught.sqlite")],
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60

@@ -145,7 +145,7 @@ def check_taught(parser, path):
     from ocrlib.taught import load_taught
 
     if path.is_dir():
-        parser.error(f"--taught {path}: is a folder; expected a file, e.g. {path / 'taught.npz'}")
+        parser.error(f"--taught {path}: is a folder; expected a file, e.g. {path / TAUGHT_PATH.name}")
     try:
         load_taught(path)
     except (ValueError, OSError) as err:
