@@ -60,10 +60,11 @@ def free_port():
 def start_app(folder):
     port = free_port()
     RESULTS.mkdir(exist_ok=True)
-    log = open(RESULTS / "classroom-app.log", "wb")     # the server's log, kept for a look after a failure
-    server = subprocess.Popen([sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser",
-                               "--taught", str(Path(folder) / "taught.sqlite")],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log_path = RESULTS / "classroom-app.log"            # the server's log, kept for a look after a failure
+    with open(log_path, "wb") as log:                   # the server keeps its own handle on the log
+        server = subprocess.Popen([sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser",
+                                   "--taught", str(Path(folder) / "taught.sqlite")],
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -74,7 +75,7 @@ def start_app(folder):
             return server, url
         except OSError:
             time.sleep(0.3)
-    raise RuntimeError(f"the app did not start: see {log.name}")
+    raise RuntimeError(f"the app did not start: see {log_path}")
 
 
 def server_cpu_seconds(server, kernels_only=False):
