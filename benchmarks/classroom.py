@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +37,7 @@ from ocrlib.strokeset import load_stroke_set
 
 RESULTS = Path(__file__).parent / "results"
 
+CHROMIUM = os.environ.get("OCRLIB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 IDLE_SECONDS = 10           # open pages, nobody drawing: the server's CPU then
 MOVES = 40                  # pointer moves per drawing
@@ -173,7 +175,7 @@ async def run_class(url, server, n_students, seconds, period, drawings, seed):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = await browser.new_context(viewport={"width": 1366, "height": 768})
         opening = time.monotonic()
         failed_to_open = []
