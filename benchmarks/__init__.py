@@ -9,7 +9,7 @@ What is timed (``ocrlib.load_mnist`` data, an MLP 784-128-10 with ReLU and softm
   starting from the uint8 images (each library's conversion to floats is inside the time);
 - one example: the median time of one SGD step on one real image (``MLP.train_on_instance``);
 - predict: the 10,000 test images, and a single image;
-- drawing: strokes -> ``rasterize`` -> ``to_mnist`` -> probabilities, what the drawing pad does per digit.
+- drawing: strokes -> ``strokes_to_mnist`` -> probabilities, what the drawing pad does per digit.
 
 The FLOP limit of a task is its matrix-multiply arithmetic divided by this machine's float32 matmul
 throughput, measured in the same run on a 2048 x 2048 product: no implementation built on these matmuls

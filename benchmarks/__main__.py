@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 import ocrlib
-from ocrlib.preprocess import rasterize, to_mnist
+from ocrlib.preprocess import strokes_to_mnist
 
 TEACH_LR = 0.03         # the plain teach step's rate; the pad teaches with Teacher (python -m benchmarks.teaching)
 SIZES = (784, 128, 10)
@@ -313,16 +313,16 @@ def row_predict_one(libs, trained, x, calls):
 
 
 def row_drawing(net, calls):
-    """The pad at pen-up: strokes -> rasterize -> to_mnist -> probabilities, with the shipped model."""
+    """The pad at pen-up: strokes -> strokes_to_mnist -> probabilities, with the shipped model."""
     strokes = a_drawn_two()
-    seconds = median_time(calls, lambda: net.predict_proba(to_mnist(rasterize(strokes))), warmup=5)
-    return Row("drawing", "drawing: rasterize + to_mnist + forward", {"ocrlib": seconds}, None, "≤ 10 ms",
+    seconds = median_time(calls, lambda: net.predict_proba(strokes_to_mnist(strokes)), warmup=5)
+    return Row("drawing", "drawing: strokes_to_mnist + forward", {"ocrlib": seconds}, None, "≤ 10 ms",
                verdict([(seconds, 10e-3)]))
 
 
 def row_teach(net, calls):
     """The plain teach step: one ``train_on_instance`` on the drawing (``Teacher`` is timed in benchmarks/teaching.py)."""
-    image = to_mnist(rasterize(a_drawn_two()))
+    image = strokes_to_mnist(a_drawn_two())
     seconds = median_time(calls, lambda: net.train_on_instance(image, 2, lr=TEACH_LR), warmup=5)
     return Row("teach", "teach: one step on a drawing, shipped model", {"ocrlib": seconds}, None, "≤ 1 ms",
                verdict([(seconds, 1e-3)]))
@@ -425,7 +425,7 @@ def main(argv=None):
     print(f"Times are the best of {args.repeats} (epoch, predict 10,000) or the median of many calls (the others); "
           f"(×) is the time over the FLOP limit. Test accuracy after the one epoch: "
           + ", ".join(f"{k} {v:.4f}" for k, v in accuracy.items()) + ".")
-    notes.append(f"Drawing path: the pad's '2' read as {int(shipped.predict(to_mnist(rasterize(a_drawn_two()))))}, "
+    notes.append(f"Drawing path: the pad's '2' read as {int(shipped.predict(strokes_to_mnist(a_drawn_two())))}, "
                  f"with the shipped model {shipped.sizes}.")
     for note in notes:
         print(f"- {note}")

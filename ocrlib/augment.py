@@ -10,6 +10,9 @@ import numpy as np
 
 from ocrlib.mnist import IMAGE_SHAPE
 
+ALPHA = 20.0    # elastic distortion: displacement scale (pixels; Simard et al. used 34 without affine changes) ...
+SIGMA = 4.0     # ... and smoothness (pixels), Simard et al.'s value for MNIST
+
 
 def thicken(images):
     """Grey-level dilation with a 3x3 cross: every stroke gets about one pixel wider. (N, 28, 28) uint8."""
@@ -24,10 +27,28 @@ def thin(images):
     return ((images.astype(np.uint16) + eroded) // 2).astype(np.uint8)
 
 
-def affine_warp(images, A, shift):
-    """Resample each image through x_in = A @ (x_out - c) + c + shift, bilinearly; outside the image is 0.
+def gaussian_blur_matrix(n, sigma):
+    """(n, n) Gaussian smoothing along one axis, each row summing to 1: ``G @ image @ G.T`` blurs an image."""
+    i = np.arange(n)
+    G = np.exp(-0.5 * ((i[:, None] - i[None, :]) / sigma) ** 2)
+    return (G / G.sum(axis=1, keepdims=True)).astype(np.float32)
 
-    ``images`` (N, 28, 28) uint8, ``A`` (N, 2, 2) acting on (x, y), ``shift`` (N, 2) in pixels.
+
+def elastic_field(n, rng, alpha=ALPHA, sigma=SIGMA):
+    """Random smooth displacements (N, 2, 784) in pixels: the elastic distortion of Simard, Steinkraus and
+    Platt (2003). Each pixel's (dx, dy) is uniform in [-1, 1], blurred by a Gaussian of width ``sigma`` pixels
+    (neighbours move together, so strokes bend instead of breaking), then scaled by ``alpha``."""
+    side = IMAGE_SHAPE[0]
+    G = gaussian_blur_matrix(side, sigma)                               # (28, 28)
+    u = rng.uniform(-1, 1, (n, 2, side, side)).astype(np.float32)       # (N, 2, 28, 28): dx and dy
+    return (alpha * (G @ u @ G.T)).reshape(n, 2, side * side)
+
+
+def affine_warp(images, A, shift, field=None):
+    """Resample each image through x_in = A @ (x_out - c) + c + shift (+ field), bilinearly; outside is 0.
+
+    ``images`` (N, 28, 28) uint8, ``A`` (N, 2, 2) acting on (x, y), ``shift`` (N, 2) in pixels, ``field``
+    optional (N, 2, 784) displacements of each output pixel's source (``elastic_field``).
     """
     n = len(images)
     side = IMAGE_SHAPE[0]                                               # 28
@@ -35,6 +56,8 @@ def affine_warp(images, A, shift):
     ys, xs = np.mgrid[0:side, 0:side].astype(np.float32) - c
     grid = np.stack([xs.ravel(), ys.ravel()])                           # (2, 784)
     src = A.astype(np.float32) @ grid + (shift.astype(np.float32) + c)[:, :, None]   # (N, 2, 784)
+    if field is not None:
+        src += field
     sx = np.clip(src[:, 0], -1, side)
     sy = np.clip(src[:, 1], -1, side)
     x0, y0 = np.floor(sx), np.floor(sy)
@@ -51,8 +74,9 @@ def affine_warp(images, A, shift):
 
 
 def augment(images, rng, max_rotation=12.0, max_slant=0.3, scale=(0.85, 1.15), max_shift=2.0, p_thick=0.35,
-            p_thin=0.15):
-    """Random pen width, rotation (degrees), slant (shear), size and shift for each image. (N, 28, 28) uint8."""
+            p_thin=0.15, alpha=ALPHA, sigma=SIGMA):
+    """Random pen width, rotation (degrees), slant (shear), size, shift and elastic distortion (``alpha``,
+    ``sigma``; ``alpha=0`` for none) for each image. (N, 28, 28) uint8."""
     images = images.copy()
     n = len(images)
     pen = rng.random(n)
@@ -74,5 +98,6 @@ def augment(images, rng, max_rotation=12.0, max_slant=0.3, scale=(0.85, 1.15), m
     out = np.empty_like(images)
     for start in range(0, n, 10_000):                # chunks keep the temporaries in cache-sized pieces
         s = slice(start, start + 10_000)
-        out[s] = affine_warp(images[s], A[s], shift[s])
+        field = elastic_field(len(A[s]), rng, alpha, sigma) if alpha > 0 else None
+        out[s] = affine_warp(images[s], A[s], shift[s], field)
     return out

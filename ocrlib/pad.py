@@ -27,7 +27,7 @@ import numpy as np
 
 from ocrlib.mnist import load_mnist
 from ocrlib.paths import MODEL_PATH, USER_MODEL_PATH
-from ocrlib.preprocess import CANVAS_SIZE, rasterize, to_mnist
+from ocrlib.preprocess import strokes_to_mnist
 from ocrlib.pretrained import load_pretrained
 from ocrlib.taught import DuplicateDrawing, TaughtStore
 from ocrlib.teacher import Teacher
@@ -77,9 +77,6 @@ class Pad:
         self.image = None                       # what the network sees: float32 (28, 28), or None when blank
         self.probabilities = None               # (10,), or None when blank
         self.prediction = None
-        self._finished_ink = np.zeros((CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)   # rasterized finished strokes
-        self._stroke_ink = np.zeros_like(self._finished_ink)  # the stroke being drawn, rasterized ...
-        self._inked = 0                                         # ... up to this many of its points
         self._last_predict = -np.inf
         self.teacher = None                     # made at the first teach (it loads MNIST's training digits)
         self.taught_as = None                # the label the current drawing was taught as, until it changes
@@ -104,8 +101,6 @@ class Pad:
         x, y = float(x), float(y)                # plain floats: NumPy scalars cannot go to the browser as JSON
         self.taught_as = None                 # a new stroke: a new drawing, not yet taught
         self.current = [(x, y)]
-        self._stroke_ink[:] = 0
-        self._inked = 0
         self._last_predict = -np.inf
         self.predict()
 
@@ -121,8 +116,6 @@ class Pad:
             return
         if x is not None and (float(x), float(y)) != self.current[-1]:
             self.on_pen_move(x, y)
-        self._ink_new_points()
-        self._finished_ink = np.maximum(self._finished_ink, self._stroke_ink)
         self.strokes.append(np.array(self.current, dtype=np.float64))
         self.current = None
         self.predict()
@@ -132,7 +125,6 @@ class Pad:
     def clear(self):
         self.strokes, self.current = [], None
         self.taught_as = None
-        self._finished_ink[:] = 0
         self._taught_count = len(self.store)
         self.predict()
 
@@ -143,7 +135,6 @@ class Pad:
         elif self.strokes:
             self.strokes.pop()
         self.taught_as = None
-        self._finished_ink = rasterize(self.strokes) if self.strokes else np.zeros_like(self._finished_ink)
         self.predict()
 
     def teach(self, label):
@@ -220,13 +211,10 @@ class Pad:
     # --- prediction ---
 
     def predict(self):
-        """Rasterize the ink, turn it into the 28x28 input and run the network; update the display."""
+        """Turn the strokes into the 28x28 input (``strokes_to_mnist``) and run the network; update the display."""
         self._last_predict = time.monotonic()
-        ink = self._finished_ink
-        if self.current is not None:
-            self._ink_new_points()
-            ink = np.maximum(ink, self._stroke_ink)
-        self.image = to_mnist(ink)
+        current = [np.array(self.current, dtype=np.float64)] if self.current else []
+        self.image = strokes_to_mnist(self.strokes + current)
         if self.image is None:
             self.probabilities, self.prediction = None, None
         else:
@@ -234,17 +222,6 @@ class Pad:
             self.prediction = int(self.probabilities.argmax())
         self._show()
         return self.prediction
-
-    def _ink_new_points(self):
-        """Add the segments drawn since the last prediction to the current stroke's ink.
-
-        Ink is the maximum over segments, so drawing a stroke piece by piece gives the same pixels as
-        drawing it whole, and a long stroke costs no more per prediction than a short one.
-        """
-        if len(self.current) > self._inked:
-            new = np.array(self.current[max(self._inked - 1, 0):])     # the new points and the one before
-            self._stroke_ink = np.maximum(self._stroke_ink, rasterize([new]))
-            self._inked = len(self.current)
 
     def _forgetting_sample(self):
         """A fixed sample of MNIST test digits (the same every time), loaded once."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from ocrlib.mnist import IMAGE_SHAPE
 from ocrlib.paths import PEN_DIGITS_PATH
-from ocrlib.preprocess import CANVAS_SIZE, rasterize, to_mnist
+from ocrlib.preprocess import CANVAS_SIZE, rasterize, strokes_to_mnist, to_mnist
 
 
 def load_pen_digits(path=None):
@@ -50,12 +50,18 @@ def place_on_canvas(strokes, rng, height=(0.5, 0.8), size=CANVAS_SIZE):
     return [(s - lo) * scale + offset for s in strokes]
 
 
-def pen_digits_to_mnist(drawings, seed=0, size=CANVAS_SIZE):
-    """Each drawing placed on the canvas, then through the pad's path ``to_mnist(rasterize(...))``: (N, 28, 28)."""
+def pen_digits_to_mnist(drawings, seed=0, size=CANVAS_SIZE, height=(0.5, 0.8), fixed_pen=False):
+    """Each drawing placed on the canvas (``height`` as in ``place_on_canvas``), then through the pad's path
+    ``strokes_to_mnist``: (N, 28, 28).
+
+    ``fixed_pen=True`` takes the path of a picture instead, ``to_mnist(rasterize(strokes))``: drawn with the
+    pad's fixed pen, then scaled (a small digit comes out thick, a large one thin).
+    """
     rng = np.random.default_rng(seed)
     images = np.zeros((len(drawings),) + IMAGE_SHAPE, dtype=np.float32)
     for i, strokes in enumerate(drawings):
-        image = to_mnist(rasterize(place_on_canvas(strokes, rng, size=size), size=size))
+        placed = place_on_canvas(strokes, rng, height=height, size=size)
+        image = to_mnist(rasterize(placed, size=size)) if fixed_pen else strokes_to_mnist(placed)
         if image is not None:
             images[i] = image
     return images

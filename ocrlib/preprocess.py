@@ -1,6 +1,6 @@
 """From ink on a drawing pad to the network's 28x28 input (notebook 05).
 
-Two steps:
+Two steps, and a third that uses what only the pad knows:
 
 1. ``rasterize(strokes)``: pen strokes (lists of (x, y) points, y down, in canvas pixels) become a square
    uint8 image, white ink on black, drawn with round, anti-aliased pen tips.
@@ -12,6 +12,12 @@ Two steps:
        centre   paste into 28x28 so that the centre of mass of the ink sits at the centre
 
    A blank canvas gives None: there is nothing to recognise.
+
+3. ``strokes_to_mnist(strokes)``: the pad's own path. It has the strokes, not just pixels, so it scales the
+   strokes to MNIST's size first and then draws them with MNIST's pen, ``STROKE_WIDTH`` pixels wide in the
+   28x28 image whatever size the digit was drawn. (``to_mnist(rasterize(strokes))`` scales a drawing made
+   with a fixed pen: a small digit comes out thick, a large one thin.) It ends in ``to_mnist``, so a picture
+   and a drawing meet the same crop, scale and centring.
 
 Pixel (i, j) of a canvas covers x in [j, j + 1) and y in [i, i + 1); its centre is (j + 0.5, i + 0.5).
 """
@@ -34,6 +40,9 @@ MAX_LINE_WIDTH = 50 # the widest pen (pixels)
 MAX_POINTS = 5_000  # points of all the strokes of one drawing (a pad sends about 60 a second)
 MAX_COORDINATE = 1e9 # pixels: farther points are refused (points off the canvas are fine up to there)
 MAX_INK = 50        # ink on the canvas: at most 50 times the canvas's width of stroke (a digit takes 2 to 5)
+STROKE_WIDTH = 2.6   # MNIST's pen in pixels of the 28x28 image: traced MNIST test digits drawn with it
+                     # carry as much ink as the originals (scripts/measure_stroke_width.py)
+DETAIL = 4           # strokes_to_mnist draws the 20 px box at 4 x 4 canvas pixels per pixel, then averages
 
 
 # --- 1. strokes -> canvas ---
@@ -282,11 +291,56 @@ def to_mnist(canvas):
     return np.clip(paste_centered(scale_to_box(crop(image))), 0, 1)
 
 
-def drawings_to_mnist(drawings, line_width=None, size=CANVAS_SIZE):
-    """Each drawing through the pad's path, ``to_mnist(rasterize(strokes))``: float32 (D, 28, 28); blank is 0."""
+# --- 3. strokes -> 28 x 28, size first ---
+
+def normalize_strokes(strokes, stroke_width=STROKE_WIDTH, detail=DETAIL):
+    """Strokes scaled and moved for ``strokes_to_mnist``: ``(strokes, size, line_width)`` to ``rasterize`` them with.
+
+    The longer side of the strokes' bounding box becomes L = 20 * detail canvas pixels, centred on a square
+    canvas of ``size`` pixels. ``to_mnist`` will scale the ink's box, L + w with a pen of width w, to 20
+    pixels; for the pen to come out ``stroke_width`` pixels wide there:
+
+        20 w / (L + w) = stroke_width   =>   w = L * stroke_width / (20 - stroke_width)
+
+    A single dot keeps its size: there is no length to scale. A scribble with more stroke than ``rasterize``
+    draws (``MAX_INK`` times the canvas's width) is scaled less, to fit: it comes out with a wider pen.
+    """
+    if not 0 < stroke_width < BOX:
+        raise ValueError(f"stroke_width must be between 0 and {BOX} pixels, got {stroke_width}")
+    strokes = _as_strokes(strokes)
+    L = BOX * detail
+    w = L * stroke_width / (BOX - stroke_width)
+    size = math.ceil(L + w) + 4                                         # the ink and a 2 px margin all round
+    if not strokes:
+        return [], size, w
+    points = np.concatenate(strokes)                                    # (P, 2)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    extent = float(np.max(hi - lo))
+    k = L / extent if extent > 0 else 1.0
+    length = sum(np.hypot(*np.diff(points, axis=0).T).sum() for points in strokes)
+    if k * length > 0.9 * MAX_INK * size:
+        k = 0.9 * MAX_INK * size / length
+    centre = (lo + hi) / 2
+    return [(s - centre) * k + size / 2 for s in strokes], size, w
+
+
+def strokes_to_mnist(strokes, stroke_width=STROKE_WIDTH):
+    """Pen strokes -> float32 (28, 28) in [0, 1], the size made MNIST's before the ink is drawn; None if blank.
+
+    ``to_mnist(rasterize(*normalize_strokes(strokes)))``: the same 28x28 image for a digit drawn small or
+    large, anywhere on the pad, with the pen ``stroke_width`` pixels wide in it.
+    """
+    placed, size, w = normalize_strokes(strokes, stroke_width)
+    if not placed:
+        return None
+    return to_mnist(rasterize(placed, size=size, line_width=w))
+
+
+def drawings_to_mnist(drawings, stroke_width=STROKE_WIDTH):
+    """Each drawing through the pad's path, ``strokes_to_mnist(strokes)``: float32 (D, 28, 28); blank is 0."""
     images = np.zeros((len(drawings),) + IMAGE_SHAPE, dtype=np.float32)
     for i, strokes in enumerate(drawings):
-        image = to_mnist(rasterize(strokes, size=size, line_width=line_width))
+        image = strokes_to_mnist(strokes, stroke_width)
         if image is not None:
             images[i] = image
     return images

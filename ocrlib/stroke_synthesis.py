@@ -1,4 +1,5 @@
-"""Digits made as strokes, for testing the pad's whole path: ``scripts/make_stroke_set.py`` uses these.
+"""Digits made as strokes, for testing the pad's whole path (``scripts/make_stroke_set.py``) and for teaching
+the shipped model handwriting styles that MNIST lacks (``synthetic_digits``, used by ``ocrlib/train.py``).
 
 Two ways to get strokes that look like a person drew them on the 280 x 280 pad:
 
@@ -13,7 +14,8 @@ then placed on the pad at a random size, position, slant and rotation, with a li
 
 import numpy as np
 
-from ocrlib.preprocess import CANVAS_SIZE
+from ocrlib.mnist import IMAGE_SHAPE
+from ocrlib.preprocess import CANVAS_SIZE, strokes_to_mnist
 
 # --- making strokes from MNIST images: thin to a skeleton, then trace it ---
 
@@ -163,6 +165,24 @@ TEMPLATES = {
 }
 
 
+# Styles MNIST's writers (US Census Bureau employees and American students) seldom used and many others do.
+STYLES_MNIST_LACKS = {
+    0: [[_arc(0.5, 0.5, 0.36, 0.5, -90, 275), _line((0.05, 1.0), (0.95, 0.0))],                # crossed zero
+        [_arc(0.5, 0.5, 0.36, 0.5, -100, -460), _line((0.15, 1.05), (0.85, -0.05))],
+        [_arc(0.5, 0.5, 0.22, 0.42, -90, 275), _line((0.1, 1.0), (0.9, 0.0))]],                 # narrow, long slash
+    1: [[_line((0.1, 0.45), (0.6, 0), (0.6, 1))],                                               # a long flag ...
+        [_line((0.15, 0.4), (0.6, 0), (0.6, 1)), _line((0.3, 1), (0.9, 1))]],                    # ... and a foot
+    4: [[_line((0.1, 0), (0.1, 0.6), (0.95, 0.6)), _line((0.65, 0.15), (0.65, 1))],              # open top
+        [_line((0.3, 0), (0.05, 0.6), (1.0, 0.58)), _line((0.65, 0.0), (0.62, 1))]],
+    7: [[_line((0.05, 0.1), (0.9, 0), (0.4, 1)), _line((0.3, 0.55), (0.85, 0.5))]],            # bar
+    9: [[np.r_[_arc(0.5, 0.28, 0.4, 0.28, 0, -360), _line((0.9, 0.28), (0.9, 0.7)),
+               _arc(0.6, 0.7, 0.3, 0.3, 0, 150)]],                                               # curved tail
+        [np.r_[_arc(0.5, 0.28, 0.4, 0.28, 0, -360), _arc(0.4, 0.28, 0.5, 0.7, 0, 110)]],
+        [np.r_[_arc(0.5, 0.22, 0.35, 0.22, 0, -360), _line((0.85, 0.22), (0.8, 0.75)),
+               _arc(0.55, 0.75, 0.25, 0.25, 0, 140)]]],                                          # small head, long tail
+}
+
+
 def template_strokes(template, rng):
     """One template with random distortion: smooth wobble along each stroke, unit-box coordinates."""
     strokes = []
@@ -220,3 +240,23 @@ def _resample(points, step):
         return points[:1]
     at = np.r_[np.arange(0, arc[-1], step), arc[-1]]
     return np.c_[np.interp(at, arc, points[:, 0]), np.interp(at, arc, points[:, 1])]
+
+
+# --- digits for training, drawn through the pad's path ---
+
+def synthetic_digits(n, rng, p_lacking=0.5):
+    """``n`` template digits drawn as the pad draws them: uint8 (n, 28, 28) images and their labels (n,).
+
+    Labels take turns 0, 1, ..., 9. A digit with styles in ``STYLES_MNIST_LACKS`` takes one of them with
+    probability ``p_lacking``, else one of ``TEMPLATES``; then random distortion (``template_strokes``),
+    a random place on the pad (``place_on_pad``) and ``strokes_to_mnist`` with a pen 2.0 to 3.2 pixels wide.
+    """
+    images = np.zeros((n,) + IMAGE_SHAPE, dtype=np.uint8)
+    labels = np.arange(n) % 10
+    for i, digit in enumerate(labels):
+        lacking = STYLES_MNIST_LACKS.get(digit, [])
+        styles = lacking if lacking and rng.random() < p_lacking else TEMPLATES[digit]
+        template = styles[rng.integers(len(styles))]
+        strokes = place_on_pad(template_strokes(template, rng), rng)
+        images[i] = np.round(strokes_to_mnist(strokes, stroke_width=rng.uniform(2.0, 3.2)) * 255)
+    return images, labels.astype(np.uint8)

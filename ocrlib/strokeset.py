@@ -125,10 +125,11 @@ def load_stroke_set(path=None, source=None):
     return drawings, labels
 
 
-def evaluate_strokes(model, drawings=None, labels=None, line_width=None):
-    """Accuracy of ``model`` on pen-drawn digits (default: the whole stroke set), through the pad's pipeline."""
+def evaluate_strokes(model, drawings=None, labels=None):
+    """Accuracy of ``model`` on pen-drawn digits (default: the whole stroke set), through the pad's path
+    (``strokes_to_mnist``)."""
     if drawings is None:
         drawings, labels = load_stroke_set()
     if labels is None or len(labels) != len(drawings):
         raise ValueError(f"labels must give one digit per drawing ({len(drawings)} drawings)")
-    return model.evaluate(drawings_to_mnist(drawings, line_width=line_width), np.asarray(labels))
+    return model.evaluate(drawings_to_mnist(drawings), np.asarray(labels))

@@ -10,13 +10,17 @@ from hypothesis import strategies as st
 from ocrlib.mnist import load_mnist
 from ocrlib.preprocess import (
     BOX,
+    DETAIL,
     PEN_WIDTH,
+    STROKE_WIDTH,
     center_of_mass,
     crop,
+    drawings_to_mnist,
     ink,
     paste_centered,
     rasterize,
     scale_to_box,
+    strokes_to_mnist,
     to_mnist,
 )
 from ocrlib.pretrained import load_pretrained
@@ -162,6 +166,59 @@ def test_ink_inverts_dark_on_light():
     assert seen[15, 15] == 1 and seen[0, 0] == 0
 
 
+# --- strokes_to_mnist: the size first, then MNIST's pen ---
+
+def test_strokes_to_mnist_is_to_mnist_of_a_digit_drawn_at_its_size_with_its_pen():
+    L = BOX * DETAIL                                                      # the longer side strokes_to_mnist draws at
+    w = L * STROKE_WIDTH / (BOX - STROKE_WIDTH)                           # ... and its pen
+    four = [np.array([[60.0, 0.0], [0.0, 55.0], [70.0, 55.0]]), np.array([[52.0, 20.0], [50.0, float(L)]])]
+    drawn = [s + (97, 61) for s in four]                                  # anywhere on the pad, whole pixels apart
+    assert np.allclose(strokes_to_mnist(drawn), to_mnist(rasterize(drawn, line_width=w)), atol=1e-5)
+    assert np.allclose(strokes_to_mnist(drawn), strokes_to_mnist(four), atol=1e-5)
+
+
+def test_strokes_to_mnist_draws_small_and_large_digits_with_the_same_pen():
+    zero = [np.c_[140 + 60 * np.cos(np.linspace(0, 2 * np.pi, 40)), 140 + 100 * np.sin(np.linspace(0, 2 * np.pi, 40))]]
+    small = [(s - 140) * 0.3 + 140 for s in zero]
+    big, little = strokes_to_mnist(zero), strokes_to_mnist(small)
+    assert np.abs(big - little).max() < 0.02                              # the same image
+    fixed_pen = to_mnist(rasterize(small)).sum() / to_mnist(rasterize(zero)).sum()
+    assert fixed_pen > 1.5                                                # with the fixed pen the small one is thick
+
+
+def test_strokes_to_mnist_pen_is_stroke_width_pixels_wide():
+    image = strokes_to_mnist(ONE)
+    # ink across the middle row; to_mnist rounds the line's scaled width to whole pixels, hence the tolerance
+    assert image.sum(axis=1)[14] == pytest.approx(STROKE_WIDTH, abs=0.4)
+    assert strokes_to_mnist(ONE, stroke_width=4.0).sum(axis=1)[14] == pytest.approx(4.0, abs=0.4)
+    assert strokes_to_mnist(ONE, stroke_width=1.5).sum(axis=1)[14] == pytest.approx(1.5, abs=0.4)
+    rows = np.flatnonzero(image.max(axis=1) > 0.05)
+    assert rows[-1] - rows[0] + 1 in (BOX, BOX + 1)
+
+
+def test_strokes_to_mnist_blank_dot_and_bad_width():
+    assert strokes_to_mnist([]) is None
+    dot = strokes_to_mnist([np.array([[100.0, 100.0]])])
+    assert dot is not None and center_of_mass(dot) == pytest.approx((13.5, 13.5), abs=0.01)
+    with pytest.raises(ValueError, match="stroke_width"):
+        strokes_to_mnist(ONE, stroke_width=25)
+    with pytest.raises(ValueError, match=r"strokes\[0\]"):
+        strokes_to_mnist([np.zeros((3, 3))])
+
+
+def test_strokes_to_mnist_reads_a_scribble_too_long_to_scale_up():
+    zigzag = np.c_[100 + 30 * (np.arange(400) % 2), np.linspace(100, 130, 400)]   # 400 passes across 30 px
+    image = strokes_to_mnist([zigzag])                     # scaled to 80 px it would be more ink than rasterize draws
+    assert image is not None and image.mean() > 0.3        # a blob of ink, not an error
+
+
+def test_drawings_to_mnist_is_strokes_to_mnist_of_each():
+    drawings = [ONE, [], [np.array([[10.0, 10.0], [200.0, 30.0]])]]
+    images = drawings_to_mnist(drawings)
+    assert images.shape == (3, 28, 28) and images.dtype == np.float32
+    assert np.array_equal(images[0], strokes_to_mnist(ONE)) and not images[1].any()
+
+
 # --- properties, on random strokes ---
 
 point = st.tuples(st.floats(40, 240), st.floats(40, 240))
@@ -189,3 +246,13 @@ def test_to_mnist_fits_the_box_and_centres_the_mass(strokes):
     scaled = scale_to_box(crop(ink(canvas)))
     if image.sum() == pytest.approx(scaled.sum(), rel=1e-4):         # no ink pushed past the frame's edge
         assert center_of_mass(image) == pytest.approx((13.5, 13.5), abs=0.01)
+
+
+@settings(max_examples=40, deadline=None)
+@given(stroke_lists, st.floats(0.2, 1.0), st.integers(-30, 30), st.integers(-30, 30))
+def test_strokes_to_mnist_ignores_the_size_and_place_of_the_digit(strokes, k, dx, dy):
+    arrays = [np.array(s) for s in strokes]
+    image = strokes_to_mnist(arrays)
+    moved = strokes_to_mnist([(a - 140) * k + 140 + (dx, dy) for a in arrays])
+    assert image.shape == (28, 28) and 0 <= image.min() and image.max() <= 1
+    assert np.abs(image - moved).mean() < 0.01

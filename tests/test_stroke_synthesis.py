@@ -1,10 +1,18 @@
-"""ocrlib.stroke_synthesis: strokes traced from MNIST digits and placed on the pad."""
+"""ocrlib.stroke_synthesis: strokes traced from MNIST digits or drawn from templates, placed on the pad."""
 
 import numpy as np
 
 from ocrlib.mnist import load_mnist
+from ocrlib.preprocess import center_of_mass
 from ocrlib.pretrained import load_pretrained
-from ocrlib.stroke_synthesis import mnist_strokes, place_on_pad, zhang_suen_thinning
+from ocrlib.stroke_synthesis import (
+    STYLES_MNIST_LACKS,
+    TEMPLATES,
+    mnist_strokes,
+    place_on_pad,
+    synthetic_digits,
+    zhang_suen_thinning,
+)
 from ocrlib.strokeset import evaluate_strokes
 
 
@@ -23,3 +31,22 @@ def test_zhang_suen_thins_a_bar_to_a_line():
     assert thin.any(axis=0).sum() >= 14                                   # still a long line ...
     assert (thin.sum(axis=0) <= 1).all()                                  # ... one pixel thick
     assert not (thin & ~bar).any()
+
+
+def test_synthetic_digits_are_seeded_balanced_mnist_like_images():
+    X, y = synthetic_digits(40, np.random.default_rng(0))
+    again, _ = synthetic_digits(40, np.random.default_rng(0))
+    assert X.shape == (40, 28, 28) and X.dtype == np.uint8 and y.dtype == np.uint8
+    np.testing.assert_array_equal(X, again)
+    assert np.bincount(y, minlength=10).tolist() == [4] * 10
+    assert (X.reshape(40, -1).max(axis=1) > 200).all()                  # every image holds a digit's ink
+    for image in X:
+        assert np.allclose(center_of_mass(image.astype(np.float64)), (13.5, 13.5), atol=0.05)
+
+
+def test_styles_mnist_lacks_are_drawn_only_when_asked_for():
+    never, _ = synthetic_digits(20, np.random.default_rng(1), p_lacking=0.0)
+    always, _ = synthetic_digits(20, np.random.default_rng(1), p_lacking=1.0)
+    crossed_zero_ink, plain_zero_ink = always[0].sum(), never[0].sum()   # label 0 first: a slash adds ink
+    assert crossed_zero_ink > 1.2 * plain_zero_ink
+    assert set(STYLES_MNIST_LACKS) <= set(TEMPLATES)
