@@ -1,62 +1,207 @@
-"""The drawing pad as a web page of its own, served by Voila.
+"""The drawing pad as a web page of its own, served by Voila: ``python -m ocrlib.app --help``.
 
-    python -m ocrlib.app [--port 8866] [--no-browser] [--taught data/taught/taught.npz]
+    python -m ocrlib.app                                   # this computer only: http://127.0.0.1:8866/
+    python -m ocrlib.app --ip 0.0.0.0 --port 8866          # a class: every device on the network
+    python -m ocrlib.app --model data/taught/my_model-1.npz --taught class.npz --present
+    python -m ocrlib.app --read-only                       # draw and read, no teaching
 
-Opens http://127.0.0.1:8866/ with only the pad: draw a digit, see what the network sees, teach it.
-Taught drawings go to ``--taught`` (or env ``OCRLIB_TAUGHT_PATH``, else ``data/taught/taught.npz``).
-Stop the server with Ctrl+C.
+Every page that opens gets a kernel of its own (about 80 MB) running a ``DigitPad``. A page that is closed
+shuts its kernel down; a page left open with nobody drawing is shut down after ``--idle-minutes`` and
+says "Connection lost - reload". Stop the server with Ctrl+C.
 """
 
 import argparse
+import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-APP_CELLS = [
-    ("markdown", ("## Draw a digit\n"
-                  "Draw with the mouse or a finger. The network reads the 28x28 image on the right; "
-                  "if it is wrong, tell it which digit you drew.")),
-    ("code", "from ocrlib.widget import DigitPad\n\nDigitPad()"),
-]
+from ocrlib.paths import PACKAGE_DIR, TAUGHT_DIR, TAUGHT_PATH
+
+PAGE_TEMPLATE = "digitpad"                  # ocrlib/page/voila/templates/digitpad: Voila's page, for a classroom
+PAGE_DIR = PACKAGE_DIR / "page"             # a Jupyter data folder holding that template
+CULL_INTERVAL = 60                          # seconds between two checks for idle kernels
 
 
-def app_notebook():
-    """The one-page app as a notebook (nbformat 4) for Voila to run."""
-    cells = []
-    for n, (kind, source) in enumerate(APP_CELLS):
+def app_notebook(pad_code, teaching=True):
+    """The one-page app as a notebook (nbformat 4) for Voila to run; ``pad_code`` makes the ``DigitPad``."""
+    text = ("## Draw a digit\n"
+            "Draw with a mouse, a finger or a pen: the network reads it as the small 28x28 image shown with its answer.")
+    if teaching:
+        text += " If it reads it wrong, tell it which digit you drew."
+    text += ("\n\n<p class='digitpad-keys'>Keys: <kbd>Esc</kbd> clears, <kbd>Backspace</kbd> removes the last "
+             "stroke" + (", <kbd>0</kbd>-<kbd>9</kbd> choose a digit, <kbd>Ctrl</kbd>+<kbd>Enter</kbd> teaches it."
+                         if teaching else ".") + "</p>")
+    cells = [("markdown", text), ("code", pad_code)]
+    notebook_cells = []
+    for n, (kind, source) in enumerate(cells):
         cell = {"cell_type": kind, "id": f"cell-{n}", "metadata": {}, "source": source}
         if kind == "code":
             cell.update(execution_count=None, outputs=[])
-        cells.append(cell)
-    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+        notebook_cells.append(cell)
+    return {"cells": notebook_cells, "nbformat": 4, "nbformat_minor": 5,
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Serve the digit drawing pad as a web page (Voila).")
-    parser.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
+def pad_code(model=None, taught=None, model_path=None, teaching=True, present=False):
+    """The code of the app's one cell: a ``DigitPad`` with the app's options, paths written out in full."""
+    lines = ["from ocrlib.widget import DigitPad"]
+    arguments = []
+    if model is not None:
+        lines.append("from ocrlib.network import MLP")
+        arguments.append(f"model=MLP.load({str(model)!r})")
+    if taught is not None:
+        arguments.append(f"taught_path={str(taught)!r}")
+    if model_path is not None:
+        arguments.append(f"model_path={str(model_path)!r}")
+    if not teaching:
+        arguments.append("teaching=False")
+    if present:
+        arguments.append("present=True")
+    return "\n".join(lines) + "\n\nDigitPad(" + ", ".join(arguments) + ")"
+
+
+# --- the command line ---
+
+def port_number(text):
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
+    return port
+
+
+def ip_address(text):
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IP address of this machine such as 127.0.0.1 (this "
+                                         f"computer only) or 0.0.0.0 (every network), got {text!r}") from None
+
+
+def minutes(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes > 0, got {text!r}")
+    return value
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m ocrlib.app",
+        description="Serve the digit drawing pad as a web page (Voila), for one person or a class.")
+    parser.add_argument("--ip", type=ip_address, default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0: every "
+                             "network this computer is on, so that students' devices can open the pad)")
+    parser.add_argument("--port", type=port_number, default=8866, help="port (default 8866)")
+    parser.add_argument("--model", type=Path, metavar="PATH",
+                        help="start from this saved model (.npz or .json, e.g. one saved with 'Save model') "
+                             "instead of the shipped one")
+    parser.add_argument("--taught", type=Path, metavar="PATH",
+                        help="the taught-drawings file every page adds to (default: env OCRLIB_TAUGHT_PATH, else "
+                             f"data/taught/{TAUGHT_PATH.name}); 'Save model' writes next to it")
+    parser.add_argument("--read-only", action="store_true", help="teaching switched off: draw and read only")
+    parser.add_argument("--present", action="store_true",
+                        help="open in presentation mode (large pad and prediction, for a projector)")
+    parser.add_argument("--idle-minutes", type=minutes, default=20, metavar="MINUTES",
+                        help="shut down a page's kernel after this many minutes with no drawing (default 20)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    parser.add_argument("--taught", type=Path, help="dataset file for taught drawings")
     args = parser.parse_args(argv)
 
+    if args.model is not None:
+        args.model = args.model.resolve()
+        check_model(parser, args.model)
+    if args.taught is not None:
+        args.taught = args.taught.resolve()
+        check_taught(parser, args.taught)
+    return args
+
+
+def check_model(parser, path):
+    """Fail now, naming --model, rather than in every student's page."""
+    from ocrlib.network import MLP
+
+    if not path.is_file():
+        parser.error(f"--model {path}: no such file")
+    try:
+        model = MLP.load(path)
+    except (ValueError, OSError) as err:
+        parser.error(f"--model {path}: not a model file ocrlib can read ({err})")
+    if model.sizes[0] != 784 or model.sizes[-1] != 10:
+        parser.error(f"--model {path}: expected a network from 784 pixels to 10 digits, got layers {model.sizes}")
+
+
+def check_taught(parser, path):
+    from ocrlib.taught import load_taught
+
+    if path.is_dir():
+        parser.error(f"--taught {path}: is a folder; expected a file, e.g. {path / TAUGHT_PATH.name}")
+    try:
+        load_taught(path)
+    except (ValueError, OSError) as err:
+        parser.error(f"--taught {path}: {err}")
+
+
+def addresses(ip, port):
+    """The addresses students can open, and a warning when the pad is visible beyond this computer."""
+    if ipaddress.ip_address(ip).is_loopback:
+        return [f"http://{ip}:{port}/"], None
+    hosts = [ip]
+    if ipaddress.ip_address(ip).is_unspecified:
+        try:
+            infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+            hosts = sorted({info[4][0] for info in infos if not info[4][0].startswith("127.")}) or [socket.gethostname()]
+        except OSError:
+            hosts = [socket.gethostname()]
+    warning = ("Anyone on this network who can reach this computer can open the pad and teach it: there is no "
+               "password. Serve it on a classroom network only, and stop it (Ctrl+C) after the lesson.")
+    return [f"http://{host}:{port}/" for host in hosts], warning
+
+
+def voila_command(notebook, args):
+    command = [sys.executable, "-m", "voila", str(notebook), f"--port={args.port}", f"--Voila.ip={args.ip}",
+               f"--template={PAGE_TEMPLATE}", "--VoilaConfiguration.show_tracebacks=False",
+               # kernels of pages left open and idle (a closed page shuts its own down at once)
+               f"--MappingKernelManager.cull_idle_timeout={round(args.idle_minutes * 60)}",
+               f"--MappingKernelManager.cull_interval={CULL_INTERVAL}",
+               "--MappingKernelManager.cull_connected=True"]
+    if args.no_browser:
+        command.append("--no-browser")
+    return command
+
+
+def main(argv=None):
+    args = parse_args(argv)
     env = dict(os.environ)
     # One drawing at a time is far too little work to share between BLAS threads; waking them costs more
     # (milliseconds on a busy machine) than the whole forward pass.
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, "1")
-    if args.taught is not None:
-        env["OCRLIB_TAUGHT_PATH"] = str(args.taught.resolve())
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(PAGE_DIR), env.get("JUPYTER_PATH")]))
+    taught = args.taught
+    if taught is None and env.get("OCRLIB_TAUGHT_PATH"):
+        taught = Path(env["OCRLIB_TAUGHT_PATH"]).resolve()
+    model_path = (taught.parent if taught is not None else TAUGHT_DIR) / "my_model.npz"
+    code = pad_code(args.model, taught, model_path, teaching=not args.read_only, present=args.present)
+
+    urls, warning = addresses(args.ip, args.port)
+    print("The drawing pad: open " + " or ".join(urls), flush=True)
+    if warning:
+        print("WARNING: " + warning, flush=True)
     with tempfile.TemporaryDirectory(prefix="ocrlib-app-") as folder:
         notebook = Path(folder) / "Digit pad.ipynb"
-        notebook.write_text(json.dumps(app_notebook()))
-        command = [sys.executable, "-m", "voila", str(notebook), f"--port={args.port}", "--Voila.ip=127.0.0.1"]
-        if args.no_browser:
-            command.append("--no-browser")
-        server = subprocess.Popen(command, env=env)
+        notebook.write_text(json.dumps(app_notebook(code, teaching=not args.read_only)))
+        server = subprocess.Popen(voila_command(notebook, args), env=env)
         signal.signal(signal.SIGTERM, lambda *_: server.terminate())    # stopping the app stops the server
         try:
             return server.wait()

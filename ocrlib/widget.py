@@ -3,9 +3,16 @@
 A canvas to draw on, the 28x28 image the network sees, its prediction with all ten probabilities as bars,
 and buttons to clear, undo, teach and save. ``DigitPad()`` displays itself in a notebook; ``pad.widget`` is
 the ipywidgets box. Everything it does is ``Pad``'s: this file only lays it out and keeps it up to date.
+
+The layout follows the screen, from a phone held either way to a projector (the style sheet ``STYLE`` below);
+``present=True``, or the "Presentation mode" button, makes the pad, the digit and the bars large for the front
+of a room. The canvas always works in the network's 280 x 280 drawing space: the browser may show it larger
+or smaller, and ipycanvas scales every pointer position back to 280 x 280.
 """
 
+import base64
 import html
+import time
 
 import ipycanvas
 import ipywidgets
@@ -14,23 +21,135 @@ import numpy as np
 from ocrlib.pad import Pad
 from ocrlib.preprocess import CANVAS_SIZE, PEN_WIDTH
 
-ZOOM = 5                    # the 28 x 28 input is shown 5 times enlarged
 PAPER, INK = "#fdfdf8", "#1c1c1c"
+SHOW_INTERVAL = 0.1         # seconds: at most one screen update per interval while the pen moves (always one at pen-up)
+
+
+def percent(p):
+    """A probability as the pad shows it: whole percents, "<1%" under 1 % and ">99%" over 99 %.
+
+    A bar that is visible never sits beside "0%", and a certain-looking "100%" is never shown for 0.996.
+    """
+    if p < 0.01:
+        return "<1%"
+    if p > 0.99:
+        return ">99%"
+    return f"{p:.0%}"
+
+
+def bars_html(probabilities):
+    """The ten probabilities as rows of a digit, a bar and a percent (empty rows for a blank pad)."""
+    rows = []
+    for d in range(10):
+        p = 0.0 if probabilities is None else float(probabilities[d])
+        top = probabilities is not None and d == int(np.argmax(probabilities))
+        rows.append(f"<div class='digitpad-bar-row{' digitpad-bar-top' if top else ''}'>"
+                    f"<span class='digitpad-bar-digit'>{d}</span>"
+                    f"<div class='digitpad-bar'><div style='width:{100 * p:.1f}%'></div></div>"
+                    f"<span class='digitpad-percent'>{'' if probabilities is None else html.escape(percent(p))}"
+                    f"</span></div>")
+    return "".join(rows)
+
+
+# The pointer over the pad is the pen itself: a circle as wide as the line it draws.
+_R = PEN_WIDTH / 2
+_PEN = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{PEN_WIDTH + 2}' height='{PEN_WIDTH + 2}'>"
+        f"<circle cx='{_R + 1}' cy='{_R + 1}' r='{_R}' fill='rgba(28,28,28,0.25)' stroke='%23555'/></svg>")
+
+# --pad is the side of the drawing pad on screen, --seen that of the 28x28 image, --big the predicted digit.
+STYLE = f"""
+.digitpad {{ --pad: 320px; --seen: 140px; --big: 96px; max-width: 100%; box-sizing: border-box; }}
+.digitpad * {{ box-sizing: border-box; }}
+.digitpad .digitpad-main {{ flex-wrap: wrap; gap: 8px 24px; align-items: flex-start; }}
+.digitpad .digitpad-drawing {{ flex: 0 0 auto; width: min(var(--pad), 100%); }}
+.digitpad canvas.digitpad-canvas {{
+  width: 100% !important; height: auto !important; aspect-ratio: 1; margin: 0;
+  outline: 1px solid #999; outline-offset: -1px; touch-action: none;
+  cursor: url("data:image/svg+xml;utf8,{_PEN}") {_R + 1:g} {_R + 1:g}, crosshair;
+}}
+.digitpad canvas.digitpad-seen {{
+  width: var(--seen) !important; height: var(--seen) !important; outline: 1px solid #999; margin: 1px;
+  image-rendering: pixelated;
+}}
+.digitpad .digitpad-reading {{ flex: 1 1 280px !important; min-width: 0; max-width: 560px; }}
+.digitpad .digitpad-guess-row {{ gap: 16px; flex-wrap: wrap; }}
+.digitpad .digitpad-prediction {{ min-width: calc(var(--big) * 1.2); }}
+.digitpad .digitpad-digit {{ font-size: var(--big); line-height: 1.2; font-weight: bold; text-align: center; }}
+.digitpad .digitpad-blank {{ color: #666; padding-top: calc(var(--seen) / 3); }}
+.digitpad .digitpad-bars {{ width: 100%; margin: 0; }}
+.digitpad .digitpad-bars .widget-html-content {{ display: block; width: 100%; line-height: 1; white-space: normal; }}
+.digitpad .digitpad-bar-row {{ display: flex; align-items: center; height: calc(var(--jp-widgets-inline-height) * 0.8);
+  margin: 2px 0; }}
+.digitpad .digitpad-bar-digit {{ width: 1.4em; flex: 0 0 auto; }}
+.digitpad .digitpad-bar {{ flex: 1 1 0; min-width: 40px; height: 75%; background: #eee; }}
+.digitpad .digitpad-bar > div {{ height: 100%; background: #90a4ae; }}
+.digitpad .digitpad-bar-top .digitpad-bar > div {{ background: #388e3c; }}
+.digitpad .digitpad-percent {{ width: 3.6em; flex: 0 0 auto; text-align: right; }}
+/* no box of the pad may scroll: a scrolling box would be one more stop for Tab */
+.digitpad .widget-box, .digitpad .widget-html, .digitpad .widget-html-content {{ overflow: visible !important; }}
+.digitpad .digitpad-row {{ flex-wrap: wrap; align-items: center; max-width: 100%; }}
+.digitpad .widget-button, .digitpad .widget-toggle-button {{ width: auto; padding: 0 12px; }}
+.digitpad .digitpad-labels .widget-toggle-button {{ width: 2.6em; min-width: 2.6em; padding: 0; }}
+.digitpad .digitpad-labels {{ width: auto; max-width: 100%; }}
+.digitpad .digitpad-labels > div {{ display: flex; flex-wrap: wrap; }}
+.digitpad .digitpad-status, .digitpad .digitpad-heading {{ max-width: 100%; }}
+.digitpad .digitpad-status .widget-html-content,
+.digitpad .digitpad-heading .widget-html-content {{ white-space: normal; line-height: 1.4; }}
+.digitpad .widget-html, .digitpad .widget-label {{ height: auto; }}
+.digitpad .digitpad-announce {{
+  position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap;
+}}
+/* a phone held upright: the pad as wide as the screen, the reading under it */
+@media (max-width: 600px) {{
+  .digitpad {{ --pad: calc(100vw - 24px); --seen: 112px; --big: 80px; }}
+  .digitpad .digitpad-reading {{ flex-basis: 100% !important; }}
+}}
+/* a phone held sideways: the pad as tall as the screen, the reading beside it */
+@media (max-height: 500px) and (orientation: landscape) {{
+  .digitpad {{ --pad: calc(100vh - 60px); --seen: 96px; --big: 72px; }}
+  .digitpad .digitpad-main {{ flex-wrap: nowrap; }}
+  .digitpad .digitpad-reading {{ flex: 1 1 auto !important; }}
+}}
+/* a projector or a large screen */
+@media (min-width: 1600px) {{
+  .digitpad {{ --pad: min(40vw, 62vh, 640px); --seen: 168px; --big: 132px;
+    --jp-widgets-font-size: 18px; --jp-widgets-inline-height: 36px; }}
+  .digitpad .digitpad-reading {{ max-width: 720px; }}
+}}
+/* presentation mode: large enough for the back of a room */
+.digitpad.digitpad-present {{ --pad: min(56vw, 78vh); --seen: min(20vw, 200px); --big: min(16vw, 220px);
+  --jp-widgets-font-size: 22px; --jp-widgets-inline-height: 44px; }}
+.digitpad.digitpad-present .digitpad-reading {{ max-width: none; }}
+@media (max-width: 600px) {{
+  .digitpad.digitpad-present {{ --pad: calc(100vw - 24px); --seen: 112px; --big: 96px; }}
+}}
+@media (max-height: 500px) and (orientation: landscape) {{
+  .digitpad.digitpad-present {{ --pad: calc(100vh - 60px); --seen: 96px; --big: 80px; }}
+}}
+"""
 
 
 class DigitPad(Pad):
-    """A drawing pad wired to a network, as a widget. Takes the arguments of ``Pad``."""
+    """A drawing pad wired to a network, as a widget.
 
-    def __init__(self, *args, **kwargs):
+    Takes the arguments of ``Pad``, and ``present``: start in presentation mode (large pad and prediction).
+    """
+
+    def __init__(self, *args, present=False, **kwargs):
         self._built = False
+        self._message_is_news = False       # the status shows Pad's last message until the drawing changes
+        self._report = None                 # the last teach's TeachReport
+        self._seen = None                   # the 28x28 image last sent to the browser
+        self._last_shown = -np.inf          # when the view was last brought up to date
         super().__init__(*args, **kwargs)
-        self._build()
+        self._build(present)
         self._built = True
         self._show()
 
     # --- the canvas: draw each piece of ink as it comes, then let ``Pad`` do the rest ---
 
     def on_pen_down(self, x, y):
+        self._message_is_news = False
         with ipycanvas.hold_canvas():
             self.canvas.fill_circle(float(x), float(y), PEN_WIDTH / 2)
         super().on_pen_down(x, y)
@@ -43,12 +162,48 @@ class DigitPad(Pad):
         super().on_pen_move(x, y)
 
     def clear(self):
+        self._message_is_news = False
         super().clear()
         self._redraw()
 
     def undo(self):
+        self._message_is_news = False
         super().undo()
         self._redraw()
+
+    def teach(self, label):
+        report = super().teach(label)
+        if report is not None:
+            self._report = report
+            if self._built:
+                self.label_choice.value = None       # the next teach needs a new choice: no double teach
+            self._show()
+        return report
+
+    def undo_teach(self):
+        self._report = None
+        return super().undo_teach()
+
+    def reset(self):
+        self._report = None
+        super().reset()
+
+    def save_model_copy(self):
+        """Save the model under a new name (``my_model-1.npz``, ``-2``, ...) and offer it for download."""
+        path = _new_file(self.model_path)
+        try:
+            self.save_model(path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        self.download.value = (f"<a download='{html.escape(path.name)}' href='data:application/octet-stream;"
+                               f"base64,{data}'>Download {html.escape(path.name)}</a>")
+        return path
+
+    def _say(self, message):
+        self._message_is_news = True
+        super()._say(message)
 
     def _safely(self, action):
         """Run a button's action; an error becomes words in the status line, never a traceback."""
@@ -56,15 +211,16 @@ class DigitPad(Pad):
             action()
         except (ValueError, OSError) as err:
             self._say(str(err))
+        except Exception as err:                                    # noqa: BLE001 (a page must never break)
+            self._say(f"Something went wrong ({type(err).__name__}: {err}); the drawing is unchanged.")
 
     # --- the widgets ---
 
-    def _build(self):
-        fixed = {"width": f"{CANVAS_SIZE}px", "height": f"{CANVAS_SIZE}px", "min_width": f"{CANVAS_SIZE}px",
-                 "min_height": f"{CANVAS_SIZE}px", "flex": "0 0 auto"}
-        self.canvas = ipycanvas.Canvas(width=CANVAS_SIZE, height=CANVAS_SIZE, layout=ipywidgets.Layout(
-            border="1px solid #999", **fixed))
+    def _build(self, present):
+        W = ipywidgets
+        self.canvas = ipycanvas.Canvas(width=CANVAS_SIZE, height=CANVAS_SIZE)
         self.canvas.add_class("digitpad-canvas")
+        self.canvas.tabbable = False            # Tab goes from button to button; the pen needs a pointer
         self.canvas.on_client_ready(self._redraw)
         self.canvas.on_mouse_down(self.on_pen_down)
         self.canvas.on_mouse_move(self.on_pen_move)
@@ -75,60 +231,80 @@ class DigitPad(Pad):
         self.canvas.on_touch_end(lambda touches: self.on_pen_up(*(touches[0] if touches else (None, None))))
         self.canvas.on_touch_cancel(lambda touches: self.on_pen_up())
 
-        side = 28 * ZOOM
-        self.seen = ipycanvas.Canvas(width=side, height=side, layout=ipywidgets.Layout(
-            width=f"{side}px", height=f"{side}px", min_width=f"{side}px", flex="0 0 auto", border="1px solid #999"))
-        self.seen.on_client_ready(self._show_seen)
-        self.digit_label = ipywidgets.HTML(layout=ipywidgets.Layout(width="110px", height=f"{side}px"))
+        self.seen = ipycanvas.Canvas(width=28, height=28)          # one pixel per input; enlarged by the browser
+        self.seen.add_class("digitpad-seen")
+        self.seen.tabbable = False
+        self.seen.on_client_ready(lambda: self._show_seen(again=True))     # a new browser view: send it
+        self.digit_label = W.HTML()
         self.digit_label.add_class("digitpad-prediction")
-        self.bars = [ipywidgets.FloatProgress(min=0, max=1, layout=ipywidgets.Layout(width="150px", height="18px"))
-                     for _ in range(10)]
-        self.percents = [ipywidgets.Label(layout=ipywidgets.Layout(width="44px")) for _ in range(10)]
-        rows = [ipywidgets.HBox([ipywidgets.Label(str(d), layout=ipywidgets.Layout(width="14px")), bar, pct],
-                                layout=ipywidgets.Layout(height="22px", align_items="center"))
-                for d, (bar, pct) in enumerate(zip(self.bars, self.percents))]
+        self.bars = W.HTML()                    # the ten probabilities: one widget, one message per update
+        self.bars.add_class("digitpad-bars")
 
-        button = lambda text, width="auto": ipywidgets.Button(description=text, layout=ipywidgets.Layout(width=width))
-        self.clear_button = button("Clear", "90px")
-        self.undo_button = button("Undo stroke", "110px")
-        self.clear_button.on_click(lambda _: self.clear())
-        self.undo_button.on_click(lambda _: self.undo())
-        self.teach_buttons = [button(f"This is a {d}", "88px") for d in range(10)]
-        for d, b in enumerate(self.teach_buttons):
-            b.on_click(lambda _, d=d: self._safely(lambda: self.teach(d)))
-        self.save_button = button("Save model", "110px")
-        self.reset_button = button("Reset to pretrained", "160px")
-        self.save_button.on_click(lambda _: self._safely(self.save_model))
-        self.reset_button.on_click(lambda _: self._safely(self.reset))
-        self.undo_teach_button = button("Undo teach", "110px")
-        self.undo_teach_button.on_click(lambda _: self._safely(self.undo_teach))
-        self.taught_label = ipywidgets.Label()
+        def button(text, css_class, action, tooltip=""):
+            b = W.Button(description=text, tooltip=tooltip)
+            b.add_class(css_class)
+            b.on_click(lambda _: self._safely(action))
+            return b
+
+        self.clear_button = button("Clear", "digitpad-clear", self.clear, "Clear the pad (Esc)")
+        self.undo_button = button("Undo stroke", "digitpad-undo", self.undo, "Remove the last stroke (Backspace)")
+
+        self.label_choice = W.ToggleButtons(options=[str(d) for d in range(10)], value=None,
+                                            tooltips=[f"I drew a {d}" for d in range(10)])
+        self.label_choice.add_class("digitpad-labels")
+        self.label_choice.observe(lambda _: self._show(), "value")
+        self.teach_button = button("Teach it", "digitpad-teach-button", self._teach_choice,
+                                   "Teach the network the digit you chose (Ctrl+Enter)")
+        self.undo_teach_button = button("Undo teach", "digitpad-undo-teach", self.undo_teach,
+                                        "Put the network back as it was before the last teach")
+        self.save_button = button("Save model", "digitpad-save", self.save_model_copy,
+                                  "Save the taught network to a new file, and download it")
+        self.reset_button = button("Reset to pretrained", "digitpad-reset", self.reset,
+                                   "Go back to the shipped network (taught drawings stay)")
+        self.present_toggle = W.ToggleButton(description="Presentation mode", value=present,
+                                             tooltip="Large pad and prediction, for a projector")
+        self.present_toggle.add_class("digitpad-present-toggle")
+        self.present_toggle.observe(lambda change: self._present(change["new"]), "value")
+        self.taught_label = W.Label()
         self.taught_label.add_class("digitpad-taught")
-        self.status_line = ipywidgets.HTML()
+        self.download = W.HTML()
+        self.download.add_class("digitpad-download")
+        self.status_line = W.HTML()
         self.status_line.add_class("digitpad-status")
+        self.announce = W.HTML()
+        self.announce.add_class("digitpad-announce")
 
-        pad = ipywidgets.VBox([self.canvas, ipywidgets.HBox([self.clear_button, self.undo_button])],
-                              layout=ipywidgets.Layout(flex="0 0 auto"))
-        seen = ipywidgets.VBox([ipywidgets.HTML("<b>The network sees</b>"), self.seen],
-                               layout=ipywidgets.Layout(flex="0 0 auto"))
-        guess = ipywidgets.VBox([ipywidgets.HTML("<b>It thinks</b>"), self.digit_label],
-                                layout=ipywidgets.Layout(flex="0 0 auto"))
-        view = ipywidgets.VBox([ipywidgets.HBox([seen, guess]), ipywidgets.VBox(rows)],
-                               layout=ipywidgets.Layout(margin="0 0 0 16px"))
-        teach = ipywidgets.VBox([
-            ipywidgets.HTML("<b>Teach it:</b> tell the network which digit you drew"),
-            ipywidgets.HBox(self.teach_buttons[:5]), ipywidgets.HBox(self.teach_buttons[5:]),
-            ipywidgets.HBox([self.undo_teach_button, self.save_button, self.reset_button, self.taught_label],
-                            layout=ipywidgets.Layout(align_items="center")),
-            self.status_line])
-        # The pointer over the pad is the pen itself: a circle as wide as the line it draws.
-        r = PEN_WIDTH / 2
-        pen = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{PEN_WIDTH + 2}' height='{PEN_WIDTH + 2}'>"
-               f"<circle cx='{r + 1}' cy='{r + 1}' r='{r}' fill='rgba(28,28,28,0.25)' stroke='%23555'/></svg>")
-        cursor = ipywidgets.HTML(f'<style>.digitpad-canvas {{cursor: url("data:image/svg+xml;utf8,{pen}") '
-                                 f'{r + 1:g} {r + 1:g}, crosshair; touch-action: none;}}</style>')
-        self.widget = ipywidgets.VBox([cursor, ipywidgets.HBox([pad, view]), teach])
+        drawing = _box(W.VBox, [self.canvas, _box(W.HBox, [self.clear_button, self.undo_button], "digitpad-row")],
+                       "digitpad-drawing")
+        seen = W.VBox([W.HTML("<b>The network sees</b>"), self.seen])
+        guess = W.VBox([W.HTML("<b>It reads</b>"), self.digit_label])
+        reading = _box(W.VBox, [_box(W.HBox, [seen, guess], "digitpad-guess-row"),
+                                  self.bars],
+                       "digitpad-reading")
+        heading = W.HTML("<b>Teach it:</b> choose the digit you drew, then press Teach it")
+        heading.add_class("digitpad-heading")
+        self.teach_box = W.VBox([heading, self.label_choice,
+                                 _box(W.HBox, [self.teach_button, self.undo_teach_button, self.taught_label],
+                                      "digitpad-row")])
+        tools = [self.save_button, self.reset_button] if self.teaching else []
+        self.widget = W.VBox([W.HTML(f"<style>{STYLE}</style>"),
+                              _box(W.HBox, [drawing, reading], "digitpad-main"),
+                              self.teach_box,
+                              _box(W.HBox, tools + [self.present_toggle], "digitpad-row"),
+                              self.download, self.status_line, self.announce])
         self.widget.add_class("digitpad")
+        if not self.teaching:
+            self.teach_box.layout.display = "none"
+        self._present(present)
+
+    def _teach_choice(self):
+        if self.label_choice.value is None:
+            self._say("Choose the digit you drew (0-9), then press Teach it.")
+        else:
+            self.teach(int(self.label_choice.value))
+
+    def _present(self, on):
+        (self.widget.add_class if on else self.widget.remove_class)("digitpad-present")
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -153,29 +329,75 @@ class DigitPad(Pad):
                 else:
                     self.canvas.stroke_lines(stroke)
 
-    def _show_seen(self):
+    def _show_seen(self, again=False):
+        """Send the 28x28 input to the browser (2 KB), unless it is the one already there."""
         grey = np.zeros((28, 28), np.uint8) if self.image is None else np.round(self.image * 255).astype(np.uint8)
-        big = np.repeat(np.repeat(grey, ZOOM, axis=0), ZOOM, axis=1)                  # (140, 140)
-        with ipycanvas.hold_canvas():
-            self.seen.put_image_data(np.stack([big] * 3, axis=-1), 0, 0)
+        if again or self._seen is None or not np.array_equal(grey, self._seen):
+            self._seen = grey
+            with ipycanvas.hold_canvas():
+                self.seen.put_image_data(np.stack([grey] * 3, axis=-1), 0, 0)            # (28, 28, 3)
 
     def _show(self):
-        """The top digit, the ten probabilities as bars, the taught count, the status and the 28x28 input."""
+        """The top digit, the ten probabilities, the teaching controls, the status and the 28x28 input."""
         if not self._built:
             return
+        if self.current is not None and time.monotonic() - self._last_shown < SHOW_INTERVAL:
+            return                                  # the pen moves: at most one update per SHOW_INTERVAL
+        self._last_shown = time.monotonic()
         if self.probabilities is None:
-            self.digit_label.value = ("<div style='font-size:15px;color:#777;padding-top:40px'>"
-                                      "blank pad:<br>nothing to read</div>")
-            for bar, pct in zip(self.bars, self.percents):
-                bar.value, pct.value = 0, ""
+            self.digit_label.value = "<div class='digitpad-blank'>blank pad:<br>nothing to read</div>"
         else:
-            self.digit_label.value = (f"<div style='font-size:96px;line-height:120px;font-weight:bold;"
-                                      f"text-align:center'>{self.prediction}</div>")
-            for d, (bar, pct) in enumerate(zip(self.bars, self.percents)):
-                bar.value = float(self.probabilities[d])
-                bar.bar_style = "success" if d == self.prediction else ""
-                pct.value = f"{self.probabilities[d]:.0%}"
-        self.taught_label.value = f"Drawings taught: {self.taught_count}"
+            self.digit_label.value = f"<div class='digitpad-digit'>{self.prediction}</div>"
+        self.bars.value = bars_html(self.probabilities)
+        if self.current is None:                    # screen readers hear the reading when the pen is lifted
+            self.announce.value = html.escape(self._reading())
+        chosen = self.label_choice.value
+        self.teach_button.description = "Teach it" if chosen is None else f"Teach it: this is a {chosen}"
+        self.teach_button.disabled = not self.teaching or self.image is None or chosen is None
         self.undo_teach_button.disabled = not self.can_undo_teach
-        self.status_line.value = html.escape(self.status)
+        self.taught_label.value = f"Drawings taught: {self.taught_count}"
+        self.status_line.value = html.escape(self._status_text())
         self._show_seen()
+
+    def _status_text(self):
+        if not self._message_is_news:
+            return self._hint()
+        r = self._report
+        if r is not None and self.status == r.message:        # the teach's numbers, in the pad's own percents
+            return (f"Taught a {r.label}: p({r.label}) on your drawing {percent(r.p_before)} \u2192 "
+                    f"{percent(r.p_after)}; MNIST test digits read right {r.accuracy_before:.1%} \u2192 "
+                    f"{r.accuracy_after:.1%}.")
+        return self.status
+
+    def _reading(self):
+        if self.prediction is None:
+            return "The pad is blank."
+        return f"It reads {self.prediction} ({percent(self.probabilities[self.prediction])})."
+
+    def _hint(self):
+        """What to do next, from the state of the pad (when no message is news)."""
+        if self.image is None:
+            return "Draw a digit on the pad."
+        if not self.teaching:
+            return self._reading()
+        return f"{self._reading()} If that is wrong, choose the digit you drew and press Teach it."
+
+
+def _box(kind, children, css_class):
+    box = kind(children)
+    box.add_class(css_class)
+    return box
+
+
+def _new_file(path):
+    """A file next to ``path`` that did not exist: ``name-1.npz``, ``name-2.npz``, ... (created empty, so that
+    another pad saving at the same moment takes the next number)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix or '.npz'}")
+        try:
+            with open(candidate, "xb"):
+                return candidate
+        except FileExistsError:
+            n += 1

@@ -1,8 +1,12 @@
-"""The drawing app in a real browser: Voila serves ``python -m ocrlib.app``, headless Chromium draws on it.
+"""The drawing app in a real browser: Voila serves ``python -m ocrlib.app``, headless Chromium uses it.
+
+At a phone's size held both ways, a laptop's and a projector's, with the mouse and with touch; with the
+keyboard alone; page after page, counting the kernels left running; and with its kernel killed. Every request
+every page makes is logged, and all must go to the server that serves the page.
 
 Needs the ``playwright`` package and a Chromium (``/usr/bin/chromium``, or ``OCRLIB_CHROMIUM=/path``, or
-Playwright's own). Without them the test is skipped, except when ``CI`` is set: then it fails.
-A screenshot of a failure is saved in ``tests/artifacts/``.
+Playwright's own). Without them the tests are skipped, except when ``CI`` is set: then they fail.
+A screenshot of each size is saved in ``tests/artifacts/`` (and in ``docs/`` with ``OCRLIB_DOCS_SCREENSHOTS=1``).
 """
 
 import os
@@ -15,17 +19,23 @@ import time
 import urllib.request
 from itertools import pairwise
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
+import psutil
 import pytest
 
 from ocrlib.preprocess import strokes_to_mnist
 from ocrlib.pretrained import load_pretrained
 from ocrlib.taught import load_taught
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-SEVEN = [[(60, 50), (220, 50), (110, 240)]]       # a 7: across the top, then down to the left, in one stroke
+SEVEN = [(60, 50), (220, 50), (110, 240)]         # a 7 in the pad's 280 x 280 space: across the top, then down
+SIZES = {"phone": (390, 844), "phone-landscape": (844, 390), "laptop": (1366, 768), "projector": (1920, 1080)}
+CONTROLS = ["Clear", "Undo stroke", *map(str, range(10)), "Teach it", "Undo teach", "Save model",
+            "Reset to pretrained", "Presentation mode"]          # every control, in the order Tab must reach them
 
 
 def missing(reason):
@@ -52,52 +62,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app(tmp_path):
-    """The Voila app on a free port, taught drawings going to tmp_path; stopped (with its kernel) at the end."""
-    port = free_port()
-    taught = tmp_path / "taught.npz"
-    with open(tmp_path / "app.log", "wb") as log:            # the server keeps its own handle on the log
-        server = subprocess.Popen([sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser",
-                                   "--taught", str(taught)], stdout=log, stderr=subprocess.STDOUT,
-                                  cwd=tmp_path, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"the app exited with code {server.returncode}:\n{(tmp_path / 'app.log').read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app did not answer at {url} within 60 s:\n{(tmp_path / 'app.log').read_text()}")
-            time.sleep(0.3)
-        yield url, taught
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)           # the app, Voila and the kernel: one process group
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def draw(page, box, stroke, steps=12):
-    """Press the mouse at the first point, move through the others in small steps, release at the last."""
-    x0, y0 = box["x"], box["y"]
-    page.mouse.move(x0 + stroke[0][0], y0 + stroke[0][1])
-    page.mouse.down()
-    for (xa, ya), (xb, yb) in pairwise(stroke):
-        for t in np.linspace(0, 1, steps + 1)[1:]:
-            page.mouse.move(x0 + xa + t * (xb - xa), y0 + ya + t * (yb - ya))
-    page.mouse.up()
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sync_api():
     try:
         from playwright import sync_api
@@ -106,35 +71,329 @@ def sync_api():
     return sync_api
 
 
-def test_draw_a_digit_and_teach_it_in_the_browser(sync_api, app):
-    url, taught = app
-    expected = int(load_pretrained().predict(strokes_to_mnist([np.array(s, float) for s in SEVEN])))
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The Voila app on a free port, taught drawings going to a temporary folder; stopped (with its kernels)
+    at the end. Yields ``(url, taught path, the server's process)``."""
+    folder = tmp_path_factory.mktemp("app")
+    port = free_port()
+    taught = folder / "taught.sqlite"
+    log_path = folder / "app.log"
+    with open(log_path, "wb") as log:                   # the server keeps its own handle on the log
+        server = subprocess.Popen([sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser",
+                                   "--taught", str(taught)], stdout=log, stderr=subprocess.STDOUT,
+                                  cwd=folder, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"the app exited with code {server.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(url + "voila/static/", timeout=5):
+                    break
+            except urllib.error.HTTPError:              # any answer: the server is up
+                break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app did not answer at {url} within 60 s:\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield url, taught, psutil.Process(server.pid)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)           # the app, Voila and the kernels: one process group
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
+
+@pytest.fixture(scope="module")
+def browser(sync_api):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(playwright), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 900, "height": 760})
+        yield browser
+        browser.close()
+
+
+def kernels(server):
+    """The kernel processes the app's server runs now."""
+    alive = []
+    for process in server.children(recursive=True):
         try:
-            page.goto(url, timeout=60_000)
-            canvas = page.locator("canvas.digitpad-canvas")
-            canvas.wait_for(timeout=60_000)
-            prediction = page.locator(".digitpad-prediction")
-            sync_api.expect(prediction).to_contain_text("blank", timeout=30_000)
+            if "ipykernel_launcher" in " ".join(process.cmdline()):
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
 
-            for stroke in SEVEN:
-                draw(page, canvas.bounding_box(), stroke)
-            sync_api.expect(prediction).to_have_text(str(expected), timeout=15_000)
 
-            page.get_by_role("button", name=f"This is a {expected}", exact=True).click()
-            sync_api.expect(page.locator(".digitpad-taught")).to_have_text("Drawings taught: 1", timeout=15_000)
-            sync_api.expect(page.locator(".digitpad-status")).to_contain_text(f"Taught a {expected}")
-            X, y = load_taught(taught)
-            assert y.tolist() == [expected] and X.shape == (1, 28, 28) and X.max() > 200
+def open_pad(context, url, requests, wait=True):
+    """A new page on the app; every request it makes is appended to ``requests``."""
+    page = context.new_page()
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(url, timeout=60_000, wait_until="commit")
+    if wait:
+        page.locator("canvas.digitpad-canvas").wait_for(timeout=60_000)
+    return page
 
-            page.get_by_role("button", name="Clear").click()
-            sync_api.expect(prediction).to_contain_text("blank", timeout=15_000)
-        except BaseException:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "test_browser_failure.png"))
-            raise
-        finally:
-            browser.close()
+
+def close_pad(page):
+    """Leave the page, as closing its tab does (the page then shuts its kernel down), and close it."""
+    page.goto("about:blank")
+    page.close()
+
+
+def foreign(requests, url):
+    """Requests to any host but the one serving ``url`` (data: and blob: URLs go to no host)."""
+    host = urlsplit(url).netloc
+    return [r for r in requests if urlsplit(r).scheme not in ("data", "blob") and urlsplit(r).netloc != host]
+
+
+def stroke_on_screen(page, stroke, steps=12):
+    """The stroke's points, given in the pad's 280 x 280 space, on the screen (the canvas may be scaled)."""
+    canvas = page.locator("canvas.digitpad-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    scale = box["width"] / 280
+    points = [stroke[0]]
+    for (xa, ya), (xb, yb) in pairwise(stroke):
+        points += [(xa + t * (xb - xa), ya + t * (yb - ya)) for t in np.linspace(0, 1, steps + 1)[1:]]
+    return [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points]
+
+
+def draw_with_mouse(page, stroke):
+    points = stroke_on_screen(page, stroke)
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point)
+    page.mouse.up()
+
+
+def draw_with_touch(page, stroke):
+    """One finger, down at the first point, moved through the others, lifted (Chrome's own touch events)."""
+    points = stroke_on_screen(page, stroke)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+    for x, y in points[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+LAYOUT_PROBLEMS = """() => {
+  const problems = [];
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > width) problems.push(`page ${document.documentElement.scrollWidth}px wide`);
+  const controls = document.querySelectorAll(
+    ".digitpad button, .digitpad .widget-label, .digitpad .widget-html-content, .digitpad .widget-html-content *, " +
+    ".digitpad canvas");
+  for (const el of controls) {
+    if (!el.offsetParent || el.closest(".digitpad-announce")) continue;          // hidden, or for screen readers
+    const box = el.getBoundingClientRect();
+    const text = (el.innerText || el.className).slice(0, 40);
+    if (box.left < -0.5 || box.right > width + 0.5) problems.push(`off screen: ${text} (${box.left}-${box.right})`);
+    if (el.scrollWidth > el.clientWidth + 1) problems.push(`cut: ${text} (${el.scrollWidth} > ${el.clientWidth})`);
+  }
+  return problems;
+}"""
+
+
+def tab_through(page):
+    """From the first control (Clear), press Tab through all the others; the controls reached, in order.
+
+    They must be exactly the pad's enabled buttons in the order they appear, and never a canvas."""
+    enabled = page.evaluate("[...document.querySelectorAll('.digitpad button:not(:disabled)')]"
+                            ".map(b => b.innerText.trim())")
+    page.locator(".digitpad-clear").focus()
+    reached = [page.evaluate("document.activeElement.innerText.trim()")]
+    for _ in enabled[1:]:
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.tagName === 'CANVAS' ? 'CANVAS' : "
+                                     "document.activeElement.innerText.trim()"))
+    assert reached == enabled, f"{reached} != {enabled}"
+    return reached
+
+
+def seven(shift=0):
+    """The 7 moved ``shift`` px right (the pad teaches a drawing only once: each test draws its own), and the
+    digit the shipped model reads in it."""
+    stroke = [(x + shift, y) for x, y in SEVEN]
+    return stroke, int(load_pretrained().predict(strokes_to_mnist([np.array(stroke, float)])))
+
+
+def screenshot(page, name, top=True):
+    """What the screen shows (from the top of the page unless ``top=False``), in tests/artifacts/ (and docs/)."""
+    if top:
+        page.evaluate("document.getElementById('rendered_cells').scrollTop = 0")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+    if os.environ.get("OCRLIB_DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(ROOT / "docs" / name))
+
+
+def fail_with_screenshot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"), full_page=True)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
+    url, taught, _ = app
+    width, height = SIZES[size]
+    phone = width < 1000
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True, is_mobile=phone)
+    requests = []
+    page = open_pad(context, url, requests)
+    expect = sync_api.expect
+    stroke, digit = seven(shift=4 * list(SIZES).index(size))
+    prediction = page.locator(".digitpad-prediction")
+    try:
+        expect(prediction).to_contain_text("blank", timeout=30_000)
+        assert page.evaluate(LAYOUT_PROBLEMS) == []
+
+        draw_with_mouse(page, stroke)
+        expect(prediction).to_have_text(str(digit), timeout=15_000)
+        page.locator(".digitpad-clear").click()
+        expect(prediction).to_contain_text("blank", timeout=15_000)
+        draw_with_touch(page, stroke)                   # the scaled canvas reads the same 7 from a finger
+        expect(prediction).to_have_text(str(digit), timeout=15_000)
+
+        count = len(load_taught(taught)[1])
+        page.locator(".digitpad-labels button", has_text=str(digit)).tap()
+        page.locator(".digitpad-teach-button").tap()
+        expect(page.locator(".digitpad-taught")).to_have_text(f"Drawings taught: {count + 1}", timeout=15_000)
+        expect(page.locator(".digitpad-status")).to_contain_text(f"p({digit}) on your drawing")
+
+        assert page.evaluate(LAYOUT_PROBLEMS) == []
+        canvas, reading = (page.locator(sel).bounding_box() for sel in (".digitpad-canvas", ".digitpad-reading"))
+        if size == "phone":                             # the pad as wide as the screen, the reading under it
+            assert canvas["width"] >= 0.9 * width and reading["y"] >= canvas["y"] + canvas["height"]
+        elif size == "phone-landscape":                 # the whole pad on screen, the reading beside it
+            assert canvas["y"] + canvas["height"] <= height and reading["x"] >= canvas["x"] + canvas["width"]
+        else:                                           # larger screens: a larger pad
+            assert canvas["width"] >= (320 if size == "laptop" else 560)
+
+        screenshot(page, "digit_pad_app.png" if size == "laptop" else f"digit_pad_app_{width}x{height}.png")
+        if size == "phone":                             # and further down: teaching
+            page.locator(".digitpad-status").scroll_into_view_if_needed()
+            screenshot(page, f"digit_pad_app_{width}x{height}_teach.png", top=False)
+        if size == "projector":                         # presentation mode: larger still, and still no overflow
+            page.locator(".digitpad-present-toggle").click()
+            expect(page.locator(".digitpad.digitpad-present")).to_have_count(1, timeout=15_000)
+            assert page.evaluate(LAYOUT_PROBLEMS) == []
+            assert page.locator(".digitpad-canvas").bounding_box()["width"] >= 0.7 * height
+            screenshot(page, f"digit_pad_app_{width}x{height}_presentation.png")
+        assert foreign(requests, url) == [] and len(requests) > 20
+    except BaseException:
+        fail_with_screenshot(page, f"test_browser-{size}")
+        raise
+    finally:
+        close_pad(page)
+        context.close()
+
+
+def test_keyboard_only(sync_api, app, browser):
+    url, taught, _ = app
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    requests = []
+    page = open_pad(context, url, requests)
+    expect = sync_api.expect
+    try:
+        canvas = page.locator("canvas.digitpad-canvas")
+        expect(canvas).to_have_attribute("aria-label", "Drawing pad: draw one digit here with a mouse, a finger "
+                                         "or a pen", timeout=15_000)
+        announce = page.locator(".digitpad-announce")
+        expect(announce).to_have_attribute("aria-live", "polite")
+        expect(announce).to_have_text("The pad is blank.", timeout=15_000)
+
+        reached = tab_through(page)                     # a blank pad: Teach it and Undo teach are off
+        stroke, digit = seven(shift=20)
+        draw_with_mouse(page, stroke)                   # drawing needs a pointer; all the rest is keys
+        expect(announce).to_contain_text(f"It reads {digit}", timeout=15_000)
+        page.keyboard.press("Tab")                      # the canvas had the pen: Tab still leaves it
+        assert page.evaluate("document.activeElement.tagName") != "CANVAS"
+
+        count = len(load_taught(taught)[1])
+        page.keyboard.press("Control+Enter")            # no digit chosen: teaches nothing
+        page.keyboard.press(str(digit))
+        expect(page.locator(".digitpad-teach-button")).to_have_text(f"Teach it: this is a {digit}")
+        reached += tab_through(page)                    # now Teach it is on
+        page.keyboard.press("Control+Enter")
+        taught_label = page.locator(".digitpad-taught")
+        expect(taught_label).to_have_text(f"Drawings taught: {count + 1}", timeout=15_000)
+        reached += tab_through(page)                    # now Undo teach is on
+        assert set(CONTROLS) <= {"Teach it" if r.startswith("Teach it") else r for r in reached}
+        page.locator(".digitpad-undo-teach").focus()
+        page.keyboard.press("Enter")
+        expect(taught_label).to_have_text(f"Drawings taught: {count}", timeout=15_000)
+        assert len(load_taught(taught)[1]) == count
+
+        page.keyboard.press("Backspace")                # undo the one stroke
+        expect(announce).to_have_text("The pad is blank.", timeout=15_000)
+        draw_with_mouse(page, stroke)
+        expect(announce).to_contain_text(f"It reads {digit}", timeout=15_000)
+        page.keyboard.press("Escape")                   # clear
+        expect(announce).to_have_text("The pad is blank.", timeout=15_000)
+
+        page.locator(".digitpad-save").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(".digitpad-download a")).to_have_attribute("download", "my_model-1.npz", timeout=15_000)
+        assert (taught.parent / "my_model-1.npz").is_file()
+        page.locator(".digitpad-present-toggle").focus()
+        page.keyboard.press("Space")
+        expect(page.locator(".digitpad.digitpad-present")).to_have_count(1, timeout=15_000)
+        assert foreign(requests, url) == []
+    except BaseException:
+        fail_with_screenshot(page, "test_browser-keyboard")
+        raise
+    finally:
+        close_pad(page)
+        context.close()
+
+
+def test_closed_pages_leave_no_kernel_running(app, browser):
+    """20 pages opened and closed, four at a time: each closed page shuts its kernel down."""
+    url, _, server = app
+    before = set(kernels(server))                       # pages of other tests still shutting down
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    requests = []
+    for _ in range(5):
+        pages = [open_pad(context, url, requests, wait=False) for _ in range(4)]
+        for page in pages:
+            page.locator("canvas.digitpad-canvas").wait_for(timeout=60_000)
+        for page in pages:
+            close_pad(page)
+    deadline = time.monotonic() + 15                    # the browser stays open, as when a tab is closed
+    while set(kernels(server)) - before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    context.close()
+    assert set(kernels(server)) - before == set()
+    assert foreign(requests, url) == []
+
+
+def test_a_dead_kernel_says_connection_lost(sync_api, app, browser):
+    url, _, server = app
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = open_pad(context, url, [])
+    try:
+        kernel_id = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+        before = set(kernels(server))
+        [kernel] = [k for k in before if kernel_id in " ".join(k.cmdline())]
+        kernel.kill()
+        lost = page.locator(".digitpad-lost")
+        sync_api.expect(lost).to_contain_text("Connection lost", timeout=20_000)
+        sync_api.expect(lost.get_by_role("button", name="Reload")).to_be_focused()
+        screenshot(page, "digit_pad_app_connection_lost.png")
+        deadline = time.monotonic() + 15                # the kernel restarted without the pad is shut down too
+        while set(kernels(server)) - before and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert set(kernels(server)) - before == set()
+    except BaseException:
+        fail_with_screenshot(page, "test_browser-lost")
+        raise
+    finally:
+        page.close()
+        context.close()

@@ -1,0 +1,67 @@
+"""ocrlib.app: the command line and the notebook it serves (the page itself: test_browser.py)."""
+
+import ast
+
+import pytest
+
+from ocrlib.app import addresses, app_notebook, pad_code, parse_args, voila_command
+from ocrlib.pretrained import load_pretrained
+
+
+def test_defaults_serve_this_computer_only():
+    args = parse_args([])
+    assert (args.ip, args.port, args.model, args.read_only, args.present) == ("127.0.0.1", 8866, None, False, False)
+    urls, warning = addresses(args.ip, args.port)
+    assert urls == ["http://127.0.0.1:8866/"] and warning is None
+
+
+def test_serving_a_network_warns_that_anyone_on_it_can_use_the_pad():
+    urls, warning = addresses("0.0.0.0", 8870)
+    assert urls and all(u.startswith("http://") and u.endswith(":8870/") for u in urls)
+    assert "Anyone on this network" in warning
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--port", "99999"], "--port"), (["--port", "eighty"], "--port"), (["--ip", "localhost"], "--ip"),
+    (["--idle-minutes", "0"], "--idle-minutes"), (["--model", "no/such/model.npz"], "--model"),
+])
+def test_a_bad_option_is_named(argv, named, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(argv)
+    assert exit_.value.code == 2 and named in capsys.readouterr().err
+
+
+def test_an_unreadable_model_or_taught_file_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    for option in ("--model", "--taught"):
+        with pytest.raises(SystemExit):
+            parse_args([option, str(bad)])
+        assert f"{option} {bad}" in capsys.readouterr().err
+
+
+def test_a_saved_model_is_accepted(tmp_path):
+    path = tmp_path / "taught.npz"
+    load_pretrained().save(path)
+    assert parse_args(["--model", str(path)]).model == path.resolve()
+
+
+def test_the_notebook_runs_one_pad_with_the_options(tmp_path):
+    code = pad_code(model=tmp_path / "m.npz", taught=tmp_path / "t.npz", model_path=tmp_path / "my_model.npz",
+                    teaching=False, present=True)
+    call = ast.parse(code).body[-1].value
+    keywords = {k.arg: ast.unparse(k.value) for k in call.keywords}
+    assert call.func.id == "DigitPad"
+    assert keywords == {"model": f"MLP.load({str(tmp_path / 'm.npz')!r})", "taught_path": repr(str(tmp_path / "t.npz")),
+                        "model_path": repr(str(tmp_path / "my_model.npz")), "teaching": "False", "present": "True"}
+    notebook = app_notebook(pad_code(), teaching=True)
+    sources = [cell["source"] for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert sources == ["from ocrlib.widget import DigitPad\n\nDigitPad()"]
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_voila_is_told_to_cull_idle_kernels_and_use_the_classroom_page(tmp_path):
+    command = voila_command(tmp_path / "pad.ipynb", parse_args(["--idle-minutes", "5", "--ip", "0.0.0.0"]))
+    assert "--MappingKernelManager.cull_idle_timeout=300" in command
+    assert "--MappingKernelManager.cull_connected=True" in command
+    assert "--template=digitpad" in command and "--Voila.ip=0.0.0.0" in command

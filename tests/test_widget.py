@@ -1,0 +1,139 @@
+"""ocrlib.widget: what the pad shows (the drawing logic itself is tested in test_pad.py)."""
+
+import html
+import time
+
+import numpy as np
+import pytest
+
+from ocrlib.network import MLP
+from ocrlib.widget import DigitPad, percent
+
+
+def draw_one(pad):
+    pad.on_pen_down(140, 40)
+    pad.on_pen_move(140, 140)
+    pad.on_pen_up(140, 240)
+
+
+@pytest.fixture
+def pad(tmp_path):
+    return DigitPad(taught_path=tmp_path / "taught.npz", model_path=tmp_path / "mine.npz")
+
+
+@pytest.mark.parametrize("p, shown", [(0.0, "<1%"), (0.004, "<1%"), (0.0099, "<1%"), (0.01, "1%"), (0.42, "42%"),
+                                      (0.99, "99%"), (0.9951, ">99%"), (1.0, ">99%")])
+def test_percent_never_shows_0_or_100_for_what_is_not(p, shown):
+    assert percent(p) == shown
+
+
+def test_every_percent_on_screen_agrees_with_its_bar(pad):
+    draw_one(pad)
+    rows = pad.bars.value.split("<div class='digitpad-bar-row")[1:]
+    assert len(rows) == 10
+    for p, row in zip(pad.probabilities, rows):
+        assert f"width:{100 * p:.1f}%" in row and f">{html.escape(percent(p))}</span>" in row
+        assert ">0%<" not in row
+
+
+def test_the_screen_follows_the_pen_at_most_ten_times_a_second(pad, monkeypatch):
+    now = [time.monotonic() + 1000]                     # a clock that moves only when the test says so
+    monkeypatch.setattr("time.monotonic", lambda: now[0])
+    monkeypatch.setattr("ocrlib.pad.PREDICT_INTERVAL", 0.0)          # the pad predicts at every move
+    shown = []
+    pad.bars.observe(lambda change: shown.append(change["new"]), "value")
+    pad.on_pen_down(140, 40)
+    for y in range(41, 241):                            # 200 moves in 1 s: 20 moves per 0.1 s
+        pad.on_pen_move(140, y)
+        if y % 20 == 0:
+            now[0] += 0.1
+    assert 5 <= len(shown) <= 11
+    pad.on_pen_up(140, 240)                             # the pen-up reading, always, at once
+    assert pad.bars.value == shown[-1] and "digitpad-bar-top" in shown[-1]
+    assert pad.announce.value.startswith("It reads")
+
+
+def test_the_status_follows_the_drawing(pad):
+    assert pad.status_line.value == "Draw a digit on the pad."
+    draw_one(pad)
+    assert "It reads 1" in pad.status_line.value and "Draw a digit" not in pad.status_line.value
+    pad.undo()
+    assert pad.status_line.value == "Draw a digit on the pad."
+    draw_one(pad)
+    pad.teach_button.click()                            # no digit chosen: a message, nothing taught
+    assert "Choose the digit" in pad.status_line.value and pad.taught_count == 0
+    pad.clear()
+    assert pad.status_line.value == "Draw a digit on the pad."
+
+
+def test_the_reading_is_announced_when_the_pen_is_lifted(pad):
+    assert pad.announce.value == "The pad is blank."
+    pad.on_pen_down(140, 40)
+    pad.on_pen_move(140, 140)
+    assert pad.announce.value == "The pad is blank."   # not at every move while drawing
+    pad.on_pen_up(140, 240)
+    assert pad.announce.value == html.escape(f"It reads 1 ({percent(pad.probabilities[1])}).")
+
+
+def test_teaching_takes_a_chosen_digit_and_a_press(pad, tmp_path):
+    assert pad.teach_button.disabled                    # blank pad, no digit chosen
+    draw_one(pad)
+    assert pad.teach_button.disabled                    # no digit chosen yet
+    pad.label_choice.value = "7"
+    assert not pad.teach_button.disabled and pad.teach_button.description == "Teach it: this is a 7"
+    pad.teach_button.click()
+    assert pad.taught_count == 1 and pad.taught_label.value == "Drawings taught: 1"
+    report = pad._report
+    assert pad.status_line.value == html.escape(
+        f"Taught a 7: p(7) on your drawing {percent(report.p_before)} \u2192 {percent(report.p_after)}; MNIST test "
+        f"digits read right {report.accuracy_before:.1%} \u2192 {report.accuracy_after:.1%}.")
+    assert pad.label_choice.value is None and pad.teach_button.disabled    # a second press teaches nothing
+    pad.teach_button.click()
+    assert pad.taught_count == 1
+    pad.undo_teach_button.click()
+    assert pad.taught_count == 0 and "undone" in pad.status_line.value
+
+
+def test_save_model_never_overwrites_and_offers_a_download(pad, tmp_path):
+    draw_one(pad)
+    first = pad.save_model_copy()
+    pad.label_choice.value = "1"
+    pad.teach_button.click()
+    pad.save_button.click()
+    second = tmp_path / "mine-2.npz"
+    assert first == tmp_path / "mine-1.npz" and second.is_file() and not (tmp_path / "mine.npz").exists()
+    assert not np.allclose(MLP.load(first).weights[0], MLP.load(second).weights[0])   # the first is intact
+    assert "download='mine-2.npz'" in pad.download.value and "base64," in pad.download.value
+
+
+def test_a_failed_save_leaves_no_file_and_says_why(pad, tmp_path, monkeypatch):
+    def broken(path):
+        raise OSError(f"{path}: disk full")
+
+    monkeypatch.setattr(pad.model, "save", broken)
+    pad.save_button.click()
+    assert "disk full" in pad.status_line.value and not list(tmp_path.glob("mine*"))
+
+
+def test_an_unexpected_error_becomes_words(pad, monkeypatch):
+    def broken():
+        raise RuntimeError("no model")
+
+    monkeypatch.setattr("ocrlib.pad.load_pretrained", broken)
+    pad.reset_button.click()
+    assert "Something went wrong (RuntimeError: no model)" in pad.status_line.value
+
+
+def test_presentation_mode_is_a_class_on_the_pad(tmp_path):
+    pad = DigitPad(taught_path=tmp_path / "taught.npz", present=True)
+    assert "digitpad-present" in pad.widget._dom_classes and pad.present_toggle.value
+    pad.present_toggle.value = False
+    assert "digitpad-present" not in pad.widget._dom_classes
+
+
+def test_a_read_only_pad_shows_no_teaching(tmp_path):
+    pad = DigitPad(taught_path=tmp_path / "taught.npz", teaching=False)
+    draw_one(pad)
+    assert pad.teach_box.layout.display == "none"
+    assert pad.save_button not in pad.widget.children[3].children
+    assert pad.status_line.value == html.escape(f"It reads 1 ({percent(pad.probabilities[1])}).")
