@@ -44,11 +44,11 @@ def test_the_screen_follows_the_pen_at_most_ten_times_a_second(pad, monkeypatch)
     pad.bars.observe(lambda change: shown.append(change["new"]), "value")
     pad.on_pen_down(140, 40)
     for y in range(41, 241):                            # 200 moves in 1 s: 20 moves per 0.1 s
-        pad.on_pen_move(140, y)
+        pad.on_pen_move(140 + (y - 40) ** 2 / 400, y)   # a curve: its shape, and so the reading, changes as it grows
         if y % 20 == 0:
             now[0] += 0.1
     assert 5 <= len(shown) <= 11
-    pad.on_pen_up(140, 240)                             # the pen-up reading, always, at once
+    pad.on_pen_up(240, 240)                             # the pen-up reading, always, at once
     assert pad.bars.value == shown[-1] and "digitpad-bar-top" in shown[-1]
     assert pad.announce.value.startswith("It reads")
 
