@@ -42,13 +42,16 @@ def test_the_screen_follows_the_pen_at_most_ten_times_a_second(pad, monkeypatch)
     monkeypatch.setattr("ocrlib.pad.PREDICT_INTERVAL", 0.0)          # the pad predicts at every move
     shown = []
     pad.bars.observe(lambda change: shown.append(change["new"]), "value")
-    pad.on_pen_down(140, 40)
-    for y in range(41, 241):                            # 200 moves in 1 s: 20 moves per 0.1 s
-        pad.on_pen_move(140 + (y - 40) ** 2 / 400, y)   # a curve: its shape, and so the reading, changes as it grows
-        if y % 20 == 0:
+    # an arc that grows for 1 s, 200 moves, 20 per 0.1 s: its reading changes as it grows (a straight line
+    # would not, as the pad scales the ink to one size)
+    arc = [(140 + 90 * np.cos(t), 140 + 90 * np.sin(t)) for t in np.linspace(0, 1.6 * np.pi, 201)]
+    pad.on_pen_down(*arc[0])
+    for i, (x, y) in enumerate(arc[1:], start=1):
+        pad.on_pen_move(x, y)
+        if i % 20 == 0:
             now[0] += 0.1
     assert 5 <= len(shown) <= 11
-    pad.on_pen_up(240, 240)                             # the pen-up reading, always, at once
+    pad.on_pen_up(*arc[-1])                             # the pen-up reading, always, at once
     assert pad.bars.value == shown[-1] and "digitpad-bar-top" in shown[-1]
     assert pad.announce.value.startswith("It reads")
 
