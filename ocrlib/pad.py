@@ -1,4 +1,4 @@
-"""What the drawing pad does, without any widget: ink, prediction, teaching (notebook 05).
+"""What the drawing pad does, without any widget: ink, prediction, teaching (notebook 08).
 
 ``Pad`` holds the strokes drawn so far, turns them into the network's 28x28 input and predicts; it teaches
 the network a digit and keeps every taught drawing. ``DigitPad`` (``ocrlib/widget.py``) is the same pad with

@@ -1,4 +1,4 @@
-"""From ink on a drawing pad to the network's 28x28 input (notebook 05).
+"""From ink on a drawing pad to the network's 28x28 input (notebook 08).
 
 Two steps, and a third that uses what only the pad knows:
 

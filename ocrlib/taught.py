@@ -7,7 +7,7 @@ writers take turns for a moment instead of overwriting each other's copies, and 
 instant leaves every committed row in place.
 
     store = TaughtStore("data/taught/taught.sqlite")
-    drawing_id = store.add(image, label=7, strokes=strokes, pad="notebook 05")
+    drawing_id = store.add(image, label=7, strokes=strokes, pad="notebook 08")
     store.remove(drawing_id)                 # what "Undo teach" does
     X, y = load_taught()                     # uint8 (N, 28, 28), labels (N,): a training set, like MNIST
     export_stroke_set("my_digits.npz")       # to share them, in the stroke-set format (ocrlib/strokeset.py)

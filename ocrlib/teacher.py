@@ -1,4 +1,4 @@
-"""Teaching the network one drawing without making it forget the rest (notebook 05).
+"""Teaching the network one drawing without making it forget the rest (notebook 08).
 
 The plain way to teach a network one example is one SGD step on it (``MLP.train_on_instance``, notebook
 03). It works for that drawing, and it costs the rest: every weight the step moves was also doing its part

@@ -110,8 +110,8 @@ def run_tests(copy_dir, tests):
     # run from the copy's folder: ``python -m`` puts the working directory first on sys.path
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
                              "--rootdir", str(ROOT), "-o", "addopts=", "-rf", *(str(ROOT / t) for t in tests)],
-                            cwd=copy_dir, env=env, capture_output=True, text=True)
-    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", result.stdout, re.M)
+                            check=False, cwd=copy_dir, env=env, capture_output=True, text=True)
+    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", result.stdout, re.MULTILINE)
     return result.returncode == 0, failed
 
 

@@ -9,6 +9,7 @@ links to notebooks that do not exist, and a notebook without its exercises.
 import html
 import re
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 
 import nbformat
@@ -72,7 +73,7 @@ def test_one_title_first_then_headings_in_order(path):
     titles = [(index, text) for index, level, text in headings if level == 1]
     assert len(titles) == 1, f"{path.name}: expected one title (# heading), found {len(titles)}: {titles[:5]}"
     assert headings[0][1] == 1, f"{path.name}: the first heading must be the title, got {headings[0]}"
-    for (_, previous, _), (index, level, text) in zip(headings, headings[1:]):
+    for (_, previous, _), (index, level, text) in pairwise(headings):
         assert level <= previous + 1, (f"{path.name}, cell {index}: heading {text!r} is level {level} right "
                                        f"after a level {previous}; a level is skipped")
 
