@@ -26,6 +26,7 @@ from ocrlib.paths import PACKAGE_DIR, TAUGHT_DIR, TAUGHT_PATH
 PAGE_TEMPLATE = "digitpad"                  # ocrlib/page/voila/templates/digitpad: Voila's page, for a classroom
 PAGE_DIR = PACKAGE_DIR / "page"             # a Jupyter data folder holding that template
 CULL_INTERVAL = 60                          # seconds between two checks for idle kernels
+MAX_IDLE_MINUTES = 7 * 24 * 60              # --idle-minutes at most: a week ("inf" cannot be given to the server)
 
 
 def app_notebook(pad_code, teaching=True):
@@ -91,8 +92,9 @@ def minutes(text):
         value = float(text)
     except ValueError:
         value = -1
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of minutes > 0, got {text!r}")
+    if not 0 < value <= MAX_IDLE_MINUTES:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes > 0 and at most {MAX_IDLE_MINUTES} "
+                                         f"(a week), got {text!r}")
     return value
 
 

@@ -195,6 +195,9 @@ class Pad:
         if path.resolve() == MODEL_PATH.resolve():
             raise ValueError(f"refusing to overwrite the shipped pretrained model {MODEL_PATH}; "
                              f"choose another file, e.g. {USER_MODEL_PATH}")
+        if path.resolve() == self.taught_path.resolve():
+            raise ValueError(f"refusing to overwrite the taught-drawings database {path} with a model; "
+                             f"choose another file, e.g. {self.model_path}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.model.save(path)
         self._say(f"Model saved to {path}.")

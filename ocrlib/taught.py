@@ -126,10 +126,10 @@ class TaughtStore:
         if not self._exists():
             return np.zeros(0, np.int64), [], np.zeros((0,) + IMAGE_SHAPE, np.uint8), np.zeros(0, np.intp)
         with self._connect() as db:
-            rows = db.execute("SELECT id, strokes, image, label FROM drawings WHERE id > ? ORDER BY id",
+            rows = db.execute("SELECT id, strokes, image, label, digest FROM drawings WHERE id > ? ORDER BY id",
                               (int(since),)).fetchall()
+        drawings = [_row_strokes(row, self.path) for row in rows]
         ids = np.array([r[0] for r in rows], dtype=np.int64)
-        drawings = [[np.asarray(s, np.float32).reshape(-1, 2) for s in json.loads(r[1])] for r in rows]
         images = np.frombuffer(b"".join(r[2] for r in rows), np.uint8).reshape((-1,) + IMAGE_SHAPE)
         labels = np.array([r[3] for r in rows], dtype=np.intp)
         return ids, drawings, images, labels
@@ -155,7 +155,8 @@ class TaughtStore:
             db.execute("BEGIN IMMEDIATE")                   # one pad at a time sets a new file up
             app_id, version = _header(db, self.path)
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if app_id == 0 and not tables:                  # an empty database: ours to set up
+            fresh = app_id == 0 and not tables
+            if fresh:                                       # an empty database: ours to set up
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif app_id != APPLICATION_ID:
@@ -165,10 +166,13 @@ class TaughtStore:
             elif version > SCHEMA_VERSION:
                 raise TaughtFileError(f"{self.path}: taught-drawings database version {version}, newer than "
                                       f"this ocrlib reads ({SCHEMA_VERSION}); it was left as it is")
+            else:                                           # ours: its tables must be as SCHEMA makes them
+                _check_tables(db, self.path)
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-        _write_ahead_log(self.path)
+        if fresh:           # a database set up here logs ahead from now on; an existing one is read as it is
+            _write_ahead_log(self.path)
         self._import_npz(self.path.with_suffix(".npz"))
 
     def _import_npz(self, npz_path):
@@ -239,6 +243,42 @@ def _write_ahead_log(path):
         finally:
             db.close()
         time.sleep(0.01)
+
+
+def _check_tables(db, path):
+    """A database of ours holds the tables SCHEMA makes, with its columns; else ``TaughtFileError``."""
+    for table, columns in (("drawings", ("id", "label", "image", "strokes", "taught_at", "pad", "digest")),
+                           ("imported", ("name", "drawings", "at"))):
+        found = tuple(r[1] for r in db.execute(f"PRAGMA table_info({table})"))
+        if found != columns:
+            raise TaughtFileError(f"{path}: table {table!r} has columns {list(found)}, expected {list(columns)}; "
+                                  f"the file was left as it is")
+
+
+def _row_strokes(row, path):
+    """Check one row ``(id, strokes JSON, image, label, digest)`` as read back; its strokes as (k, 2) float32 arrays.
+
+    SQLite keeps no checksum of its own: the digest stored with each drawing is checked against its image and
+    strokes, so that a damaged file is an error rather than other drawings than were taught.
+    """
+    drawing_id, strokes, image, label, digest = row
+    problem = None
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
+        problem = f"label {label!r}, expected a digit 0..9"
+    elif not isinstance(image, bytes) or len(image) != N_PIXELS:
+        problem = f"image of {len(image) if isinstance(image, bytes) else type(image).__name__} bytes, expected {N_PIXELS}"
+    elif not isinstance(strokes, str):
+        problem = f"strokes of type {type(strokes).__name__}, expected JSON text"
+    else:
+        try:
+            arrays = [np.asarray(s, np.float32).reshape(-1, 2) for s in json.loads(strokes)]
+        except (ValueError, TypeError, RecursionError) as err:
+            problem = f"strokes that are not lists of (x, y) points ({type(err).__name__}: {str(err)[:80]})"
+    if problem is None and digest != hashlib.sha256(image + strokes.encode()).hexdigest():
+        problem = "an image or strokes that do not match their digest (the file is damaged)"
+    if problem is not None:
+        raise TaughtFileError(f"{path}: drawing {drawing_id} has {problem}; the file was left as it is")
+    return arrays
 
 
 def _header(db, path):

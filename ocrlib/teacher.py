@@ -76,23 +76,15 @@ class Teacher:
     def __init__(self, model, store=None, rehearsal=None, pad="", steps=STEPS, batch_size=BATCH_SIZE,
                  copies=COPIES, taught_per_step=TAUGHT_PER_STEP, at_risk=AT_RISK, lr=LR, consolidation=CONSOLIDATION,
                  seed=0):
-        if model.sizes[0] != N_PIXELS or model.sizes[-1] != 10:
-            raise ValueError(f"model must read 784 pixels into 10 digits, got sizes {model.sizes}")
-        if not (steps >= 1 and 1 <= copies and copies + taught_per_step < batch_size and 0 <= at_risk <= 1
-                and lr > 0 and consolidation >= 0):
-            raise ValueError(f"need steps >= 1, 1 <= copies, copies + taught_per_step < batch_size, lr > 0 and "
-                             f"consolidation >= 0; got steps={steps}, copies={copies}, taught_per_step="
-                             f"{taught_per_step}, batch_size={batch_size}, at_risk={at_risk}, lr={lr}, "
-                             f"consolidation={consolidation}")
+        check_options(model, steps=steps, batch_size=batch_size, copies=copies, taught_per_step=taught_per_step,
+                      at_risk=at_risk, lr=lr, consolidation=consolidation, seed=seed)
         self.model = model
         self.store = TaughtStore(store) if store is not None and not isinstance(store, TaughtStore) else store
         self.pad = pad
         self.steps, self.batch_size, self.copies, self.taught_per_step = steps, batch_size, copies, taught_per_step
         self.at_risk, self.lr, self.consolidation = at_risk, lr, consolidation
         self.rng = np.random.default_rng(seed)
-        X, y = mnist_train() if rehearsal is None else rehearsal
-        self.X_rehearse = np.asarray(X, dtype=np.uint8).reshape(-1, N_PIXELS)       # (N, 784)
-        self.y_rehearse = np.asarray(y, dtype=np.intp)
+        self.X_rehearse, self.y_rehearse = check_rehearsal(mnist_train() if rehearsal is None else rehearsal)
         self.by_digit = [np.flatnonzero(self.y_rehearse == d) for d in range(10)]
         self.trainer = Trainer(model.weights, model.biases, ACTIVATIONS[model.activation], batch_size)
         self.pretrained = [p.copy() for p in self._params()]                        # w*, where EWC pulls back to
@@ -258,9 +250,60 @@ def shift(x, dx, dy):
     return moved.reshape(N_PIXELS)
 
 
+MAX_BATCH_SIZE = 4096   # examples per step at most: a (batch_size, 784) buffer is allocated up front
+
+
+def check_options(model, **options):
+    """``Teacher``'s arguments, each checked on its own; ``ValueError`` naming the first that is wrong."""
+    from ocrlib.network import MLP
+
+    if not isinstance(model, MLP) or model.sizes[0] != N_PIXELS or model.sizes[-1] != 10:
+        raise ValueError(f"model must be an MLP from 784 pixels to 10 digits, got "
+                         f"{getattr(model, 'sizes', type(model).__name__)}")
+    whole = {"steps": 1, "batch_size": 2, "copies": 1, "taught_per_step": 0, "seed": 0}   # name: smallest
+    for name, smallest in whole.items():
+        value = options[name]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < smallest:
+            raise ValueError(f"{name} must be a whole number >= {smallest}, got {value!r}")
+    if options["batch_size"] > MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be at most {MAX_BATCH_SIZE}, got {options['batch_size']}")
+    if options["copies"] + options["taught_per_step"] >= options["batch_size"]:
+        raise ValueError(f"copies + taught_per_step must leave room in batch_size for MNIST digits, got copies="
+                         f"{options['copies']}, taught_per_step={options['taught_per_step']}, "
+                         f"batch_size={options['batch_size']}")
+    for name, low, high, low_included in (("lr", 0, math.inf, False), ("consolidation", 0, math.inf, True),
+                                          ("at_risk", 0, 1, True)):
+        value = options[name]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(value) or not (low <= value if low_included else low < value) or value > high:
+            interval = f"[{low}, {high}]" if high < math.inf else f"{'>=' if low_included else '>'} {low}"
+            raise ValueError(f"{name} must be a finite number {interval}, got {value!r}")
+
+
+def check_rehearsal(rehearsal):
+    """``(X uint8 (N, 28, 28), y (N,))`` with every digit 0..9 among the labels -> (X (N, 784), y (N,))."""
+    try:
+        X, y = rehearsal
+        X, y = np.asarray(X), np.asarray(y)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"rehearsal must be a pair (X, y) of images and labels ({err})") from None
+    if X.dtype != np.uint8 or X.ndim != 3 or X.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"rehearsal images must be uint8 (N, 28, 28), got {X.dtype} {X.shape}")
+    if y.shape != (len(X),) or not np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        raise ValueError(f"rehearsal labels must be integers, one per image ({len(X)}), got {y.dtype} {y.shape}")
+    missing = sorted(set(range(10)) - set(np.unique(y).tolist()))
+    if missing or y.min() < 0 or y.max() > 9:
+        raise ValueError(f"rehearsal labels must be digits 0..9, each at least once; got {y.min()}..{y.max()}, "
+                         f"missing {missing}")
+    return X.reshape(-1, N_PIXELS), y.astype(np.intp)
+
+
 def check_image(image):
     """A drawing to teach -> uint8 pixels (784,), or ``ValueError`` saying what is wrong with ``image``."""
-    image = np.asarray(image)
+    try:
+        image = np.asarray(image)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"image must be a 28x28 array ({err})") from None
     if image.shape not in (IMAGE_SHAPE, (N_PIXELS,)):
         raise ValueError(f"image must be 28x28 (or 784 pixels), got shape {image.shape}")
     if image.dtype == np.uint8:

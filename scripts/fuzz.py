@@ -4,8 +4,10 @@
     python scripts/fuzz.py --family idx --show unclear,silent --seed 3
 
 Families: IDX files, model files (.npz, .json, the original OCR_AI layout), stroke-set files, the
-taught-drawings store, and the arguments of ``MLP()``, ``fit``, ``train_on_instance``, ``predict`` /
-``predict_proba`` / ``evaluate`` / ``loss``, ``rasterize`` / ``to_mnist``. Each case runs in a child process
+taught-drawings database (SQLite) and a pad teaching over it, the arguments of ``MLP()``, ``fit``,
+``train_on_instance``, ``predict`` / ``predict_proba`` / ``evaluate`` / ``loss``, ``rasterize`` /
+``to_mnist``, ``Teacher`` and ``Teacher.teach``, and the options of ``python -m ocrlib.app`` (parsed and
+checked as the app does before it starts a server; none is started). Each case runs in a child process
 (``fork``) whose address space may grow by at most ``--memory`` MB (``resource.RLIMIT_AS``) and which is
 killed after ``--seconds``. Every case ends one way:
 
@@ -837,112 +839,248 @@ def _stroke_changes(rng, a):
     ]
 
 
-# --- the taught-drawings store ---
+# --- the taught-drawings store (SQLite) ---
 
-def npz_store():
-    """The taught-drawings module, if its store is the .npz file these families generate; else None."""
-    from ocrlib import taught
-    from ocrlib.paths import TAUGHT_PATH
-    if Path(TAUGHT_PATH).suffix != ".npz" or not hasattr(taught, "write_taught"):
-        print("the taught-drawings store is not an .npz file: its families are skipped", file=sys.stderr)
+def _sqlite_bytes(path):
+    """The bytes of a closed SQLite database: everything is in the main file once the last connection closes."""
+    return Path(path).read_bytes()
+
+
+def _taught_db(path, seed, n=3):
+    """A taught-drawings database at ``path`` with ``n`` drawings; returns (images (n, 28, 28), labels (n,))."""
+    from ocrlib.taught import TaughtStore
+    g = np.random.default_rng(seed)
+    images = g.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = g.integers(0, 10, n)
+    store = TaughtStore(path)
+    for image, label in zip(images, labels):
+        store.add(image, int(label), strokes=[g.uniform(0, 280, (4, 2))], pad="fuzz")
+    return images, labels
+
+
+def _foreign_db(path, setup):
+    """A SQLite database made by ``setup`` (SQL statements), closed."""
+    import sqlite3
+    db = sqlite3.connect(path)
+    db.executescript(setup)
+    db.commit()
+    db.close()
+
+
+def _same_set(images, labels):
+    """The drawings read are those stored (in any order: a damaged id may reorder them)."""
+    def key(X, y):
+        return sorted((int(label), image.tobytes()) for image, label in zip(X, y))
+
+    def check(result):
+        X, y = result
+        if np.shape(X) != (len(labels), 28, 28) or key(X, y) != key(images, labels):
+            return f"returned {_describe(X)} labelled {list(np.asarray(y))}, expected {len(labels)} drawings " \
+                   f"labelled {list(labels)}"
         return None
-    return taught
+    return check
+
+
+def _unchanged(path, data):
+    """Outcome 'lost' when the file's bytes differ from ``data`` after the case (checked after errors only)."""
+    def lost():
+        now = path.read_bytes() if path.is_file() else b""
+        return 0 if now == data else 3
+    return lost
 
 
 def taught_cases(rng, tmp, n):
-    taught = npz_store()
-    if taught is None:
-        return []
+    from ocrlib import taught
+    from ocrlib.taught import APPLICATION_ID, SCHEMA, TaughtFileError
+    template = tmp / "taught_template.sqlite"
+    images, labels = _taught_db(template, 0)
+    good = _sqlite_bytes(template)
+    columns = "id INTEGER PRIMARY KEY, label INTEGER, image BLOB, strokes TEXT, taught_at REAL, pad TEXT, digest TEXT"
+    header = f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
+    digest = taught.drawing_digest(images[0], [])
+    rows = {   # what: the INSERT of one row into a right table, with something wrong in it
+        "label 10": f"INSERT INTO drawings VALUES (1, 10, zeroblob(784), '[]', 0, 'x', '{digest}')",
+        "label -1": f"INSERT INTO drawings VALUES (1, -1, zeroblob(784), '[]', 0, 'x', '{digest}')",
+        "label '3'": f"INSERT INTO drawings VALUES (1, '3', zeroblob(784), '[]', 0, 'x', '{digest}')",
+        "label 3.5": f"INSERT INTO drawings VALUES (1, 3.5, zeroblob(784), '[]', 0, 'x', '{digest}')",
+        "label NULL": f"INSERT INTO drawings VALUES (1, NULL, zeroblob(784), '[]', 0, 'x', '{digest}')",
+        "image of 783 bytes": f"INSERT INTO drawings VALUES (1, 3, zeroblob(783), '[]', 0, 'x', '{digest}')",
+        "image of 0 bytes": f"INSERT INTO drawings VALUES (1, 3, x'', '[]', 0, 'x', '{digest}')",
+        "image of 2352 bytes": f"INSERT INTO drawings VALUES (1, 3, zeroblob(2352), '[]', 0, 'x', '{digest}')",
+        "image as text": f"INSERT INTO drawings VALUES (1, 3, 'abc', '[]', 0, 'x', '{digest}')",
+        "image NULL": f"INSERT INTO drawings VALUES (1, 3, NULL, '[]', 0, 'x', '{digest}')",
+        "strokes not JSON": f"INSERT INTO drawings VALUES (1, 3, zeroblob(784), '[[1,', 0, 'x', '{digest}')",
+        "strokes a number": f"INSERT INTO drawings VALUES (1, 3, zeroblob(784), '5', 0, 'x', '{digest}')",
+        "strokes (k, 3) points": f"INSERT INTO drawings VALUES (1, 3, zeroblob(784), '[[[1,2,3]]]', 0, 'x', '{digest}')",
+        "strokes as a blob": f"INSERT INTO drawings VALUES (1, 3, zeroblob(784), x'00', 0, 'x', '{digest}')",
+        "strokes nested deep": f"INSERT INTO drawings VALUES (1, 3, zeroblob(784), '{'[' * 5000}', 0, 'x', '{digest}')",
+        "digest of another drawing": "INSERT INTO drawings VALUES (1, 3, zeroblob(784), '[]', 0, 'x', 'abc')",
+        "strokes not UTF-8": f"INSERT INTO drawings VALUES (1, 3, zeroblob(784), CAST(x'ff' AS TEXT), 0, 'x', '{digest}')",
+    }
+    foreign = {
+        "another program's database": "CREATE TABLE notes (id INTEGER, text TEXT); INSERT INTO notes VALUES (1, 'hi');",
+        "a table 'drawings' of another program": "CREATE TABLE drawings (id INTEGER, svg TEXT);",
+        "another application id": "PRAGMA application_id = 1234; CREATE TABLE drawings (id INTEGER);",
+        "a newer schema version": f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 2; " + SCHEMA,
+        "version 99": f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 99; " + SCHEMA,
+        "the right table, columns missing": header + "CREATE TABLE drawings (id INTEGER PRIMARY KEY, label INTEGER, image BLOB);"
+                                             "CREATE TABLE imported (name TEXT, drawings INTEGER, at REAL);",
+        "the right table, columns renamed": header + columns.replace("label", "digit").join(["CREATE TABLE drawings (", ");"])
+                                             + "CREATE TABLE imported (name TEXT, drawings INTEGER, at REAL);",
+        "no 'imported' table": header + "CREATE TABLE drawings (" + columns + ");",
+        "our header, no tables but another": header + "CREATE TABLE other (x);",
+    }
     cases = []
-    error = getattr(taught, "TaughtFileError", ValueError)
     for i in range(n):
-        _, arrays = stroke_arrays(rng)
-        g = np.random.default_rng(i)
-        arrays["images"] = g.integers(0, 256, (3, 28, 28), dtype=np.uint8)
-        arrays["source"] = np.full(3, 2, np.uint8)
-        path = tmp / f"taught_{i}.npz"
-        kind = i % 10
-        bad = True
+        folder = tmp / f"taught_{i}"
+        folder.mkdir()
+        path = folder / "taught.sqlite"
+        kind = i % 12
+        bad, check = True, None
         if kind == 0:
-            data = npz_bytes(arrays)
-            path.write_bytes(data[:rng.randrange(len(data))])
-            what = "truncated"
-        elif kind in (1, 2):
-            path.write_bytes(flip(npz_bytes(arrays), rng))
+            cut = rng.randrange(len(good))
+            path.write_bytes(good[:cut])
+            what, bad = f"truncated to {cut} of {len(good)} bytes", None
+        elif kind in (1, 2, 3):
+            path.write_bytes(flip(good, rng))
             what, bad = "bits flipped", None
-        elif kind == 3:
-            what = rng.choice(["images (3, 27, 27)", "images float", "images missing", "2 images"])
-            arrays["images"] = {"images (3, 27, 27)": arrays["images"][:, :27, :27],
-                                "images float": arrays["images"] / 255.0, "2 images": arrays["images"][:2],
-                                "images missing": None}[what]
-            if arrays["images"] is None:
-                del arrays["images"]
-            path.write_bytes(npz_bytes(arrays))
+        elif kind == 4:
+            what = rng.choice(["random bytes", "SQLite's header, then random bytes", "zero bytes", "zeros"])
+            g = np.random.default_rng(i)
+            data = {"random bytes": g.bytes(rng.randrange(1, 20000)),
+                    "SQLite's header, then random bytes": good[:100] + g.bytes(rng.randrange(0, 20000)),
+                    "zero bytes": b"", "zeros": bytes(rng.choice([100, 4096, 8192]))}[what]
+            path.write_bytes(data)
+            if what == "zero bytes":                  # an empty file is a new store: no drawings yet
+                bad, check = False, _same_set(images[:0], labels[:0])
+        elif kind in (5, 6):
+            what = rng.choice(list(foreign))
+            _foreign_db(path, foreign[what])
+        elif kind in (7, 8):
+            what = rng.choice(list(rows))
+            _foreign_db(path, header + "CREATE TABLE drawings (" + columns + "); CREATE TABLE imported (name TEXT "
+                        "PRIMARY KEY, drawings INTEGER, at REAL);" + rows[what])     # the columns, no constraints
         elif kind == 9:
-            what, bad = "valid", False
-            path.write_bytes(npz_bytes(arrays))
+            what, bad, check = "valid", False, _same_set(images, labels)
+            path.write_bytes(good)
+        elif kind == 10:
+            what = rng.choice(["valid taught.npz to import", "damaged taught.npz to import", "taught.npz, images float"])
+            _, arrays = stroke_arrays(rng)
+            arrays["images"] = np.random.default_rng(i).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+            arrays["source"] = np.full(3, 2, np.uint8)
+            npz = folder / "taught.npz"
+            if what == "taught.npz, images float":
+                arrays["images"] = arrays["images"] / 255.0
+            data = npz_bytes(arrays)
+            if what.startswith("damaged"):
+                data = data[:rng.randrange(len(data))]
+            npz.write_bytes(data)
+            if what.startswith("valid"):
+                bad, check = False, _same_set(arrays["images"], arrays["labels"])
+            cases.append(Case("taught store (SQLite)", what, lambda p=npz: taught.load_taught(p),
+                              (TaughtFileError,), [str(npz)], bad=bad, check=check, lost=_unchanged(npz, data)))
+            continue
         else:
-            what, change = rng.choice(_stroke_changes(rng, arrays))
-            change(arrays)
-            path.write_bytes(npz_bytes(arrays))
-        images, labels = arrays.get("images"), arrays["labels"]
-
-        def check(result, images=images, labels=labels):
-            X, y = result
-            return None if np.array_equal(X, images) and np.array_equal(y, labels) else "other drawings than the file's"
-        cases.append(Case("taught store", what, lambda p=path: taught.load_taught(p), (error,), [str(path)],
-                          bad=bad, check=check))
+            what = rng.choice(["a folder", "a missing file (no drawings yet)", "a file in a missing folder"])
+            if what == "a folder":
+                path.mkdir()
+            elif what == "a file in a missing folder":
+                path = folder / "no" / "such" / "taught.sqlite"
+            if what != "a folder":
+                bad, check = False, _same_set(images[:0], labels[:0])
+            cases.append(Case("taught store (SQLite)", what, lambda p=path: taught.load_taught(p),
+                              (TaughtFileError, OSError), [str(path)], bad=bad, check=check))
+            continue
+        data = path.read_bytes()
+        if check is None:
+            check = _same_set(images, labels)
+        if bad is not False and rng.random() < 0.3:       # adding to a damaged file: refused, nothing written
+            run = (lambda p=path: taught.TaughtStore(p).add(np.full((28, 28), 200, np.uint8), 4))
+            what += ", then add a drawing"
+            if kind in (7, 8):                              # a damaged row is found when the rows are read
+                bad = None
+            check = (lambda r: None if isinstance(r, int) else f"returned {r!r}") if bad is None else None
+        else:
+            run = (lambda p=path: taught.load_taught(p))
+        run, lost = _guarded(run, path, data)
+        cases.append(Case("taught store (SQLite)", what, run, (TaughtFileError, OSError), [str(path)], bad=bad,
+                          check=check, lost=lost))
     return cases
+
+
+def _guarded(run, path, data):
+    """``run``, and the 'lost' check: after an error the file's bytes must be as they were (a store that reads
+    fine may set itself up: write-ahead logging, its tables)."""
+    state = {"error": False}
+
+    def wrapped():
+        try:
+            return run()
+        except BaseException:
+            state["error"] = True
+            raise
+
+    def lost():
+        return _unchanged(path, data)() if state["error"] else 0
+    return wrapped, lost
 
 
 def pad_cases(rng, tmp, n):
     """Bad operations on a pad whose taught-drawings store holds drawings already: none may be lost."""
     from ocrlib import pad as padmodule
-    taught = npz_store()
-    if taught is None:
-        return []
+    from ocrlib.taught import TaughtFileError
+    X, y = _rehearsal()
     cases = []
     for i in range(n):
         folder = tmp / f"pad_{i}"
         folder.mkdir()
-        path = folder / "taught.npz"
-        drawings, arrays = stroke_arrays(rng)
-        images = np.random.default_rng(i).integers(0, 256, (3, 28, 28), dtype=np.uint8)
-        taught.write_taught(path, drawings, images, arrays["labels"])
-        before = path.read_bytes()
-        kind = i % 6
+        path = folder / "taught.sqlite"
+        images, _ = _taught_db(path, i)
+        before = _sqlite_bytes(path)
+        kind = i % 8
 
-        def stored(path=path):
-            return len(taught.load_taught(path)[1])
+        def stored(path=path, images=images):
+            """How many of the drawings stored before the case are missing after it."""
+            try:
+                _, X_now, _ = read_taught_quiet(path)
+            except TaughtFileError:
+                return len(images)
+            now = {image.tobytes() for image in X_now}
+            return sum(image.tobytes() not in now for image in images)
 
-        def make_pad(path=path, **kw):
-            pad = padmodule.Pad(model=MLP((784, 16, 10), seed=0), taught_path=path, **kw)
+        def make_pad(path=path, lr=0.1, **kw):
+            pad = padmodule.Pad(model=MLP((784, 16, 10), seed=0), taught_path=path,
+                                teacher_options={"rehearsal": (X, y), "steps": 2, "lr": lr}, **kw)
+            pad._sample = X[:100], y[:100]          # the forgetting check on a few digits, not MNIST's 1,000
             pad.on_pen_down(140, 40)
             pad.on_pen_move(140, 140)
             pad.on_pen_up(140, 240)
             return pad
         if kind == 0:
-            label = rng.choice([10, -1, 3.5, "3", None, True, [3], np.uint8(12)])
-            cases.append(Case("pad and taught store", f"teach({label!r})", lambda m=make_pad, v=label: m().teach(v),
-                              (ValueError, TypeError), ["label"], lost=lambda s=stored: 3 - s()))
+            label = rng.choice([10, -1, 3.5, "3", None, True, [3], np.uint8(12), 2 ** 70, float("nan")])
+            cases.append(Case("pad and taught store", f"teach({_short(label, 20)})",
+                              lambda m=make_pad, v=label: m().teach(v), (ValueError, TypeError), ["label"],
+                              lost=stored))
         elif kind == 1:
-            where = rng.choice(["a folder", "model.pkl", "no/such/folder/model.npz", "the shipped model"])
-            target = {"a folder": folder, "the shipped model": folder / "shipped.npz"}.get(where, folder / where)
+            where = rng.choice(["a folder", "no/such/folder/model.npz", "the shipped model", "model.pkl",
+                                "the store itself"])
+            target = {"a folder": folder, "the shipped model": folder / "shipped.npz",
+                      "the store itself": path}.get(where, folder / where)
             if where == "the shipped model":        # a link to it: were the refusal to fail, only the link is replaced
                 from ocrlib.paths import MODEL_PATH
                 target.symlink_to(MODEL_PATH)
             cases.append(Case("pad and taught store", f"save_model to {where}",
                               lambda m=make_pad, t=target: m().save_model(t), (ValueError, OSError),
                               [str(target.resolve() if where == "the shipped model" else target)],
-                              bad=where != "no/such/folder/model.npz", check=lambda r: None,
-                              lost=lambda s=stored: 3 - s()))
+                              bad=None if where in ("no/such/folder/model.npz", "model.pkl") else True,
+                              check=lambda r: None, lost=stored))
         elif kind == 2:
             damaged = rng.choice([before[:rng.randrange(len(before))], flip(before, rng, 3)])
             path.write_bytes(damaged)
-            cases.append(Case("pad and taught store", "a damaged store", lambda m=make_pad: m(),
-                              (taught.TaughtFileError,), [str(path)], bad=None,
+            run, lost = _guarded(lambda m=make_pad: m(), path, damaged)
+            cases.append(Case("pad and taught store", "a damaged store", run, (TaughtFileError,), [str(path)], bad=None,
                               check=lambda pad: None if pad.taught_count == 3 else f"{pad.taught_count} drawings read",
-                              lost=lambda p=path, d=damaged: 0 if p.read_bytes() == d else 3))
+                              lost=lost))
         elif kind == 3:
             lr = rng.choice([1e30, 1e38, 3e38])
 
@@ -950,26 +1088,227 @@ def pad_cases(rng, tmp, n):
                 pad = m(lr=lr)
                 for label in (1, 2, 3):
                     pad.teach(label)
+                    pad.on_pen_down(100, 40 + label)
+                    pad.on_pen_up(150, 200)
             cases.append(Case("pad and taught store", f"teaching at lr={lr:g}", run, (TrainingDiverged,), ["lr"],
-                              bad=None, check=lambda r: None, lost=lambda s=stored: 3 - s() if s() < 3 else 0))
+                              bad=None, check=lambda r: None, lost=stored))
         elif kind == 4:
             def run(m=make_pad):
                 pad = m()
                 pad.teach(7)
                 pad.undo_teach()
                 pad.undo_teach()
+                pad.undo_teach()
                 return pad
-            cases.append(Case("pad and taught store", "teach, undo, undo again", run, (ValueError,), [],
+            cases.append(Case("pad and taught store", "teach, undo beyond the history", run, (ValueError,), [],
                               bad=False, check=lambda pad: None if pad.taught_count == 3 else f"{pad.taught_count} left",
-                              lost=lambda s=stored: 3 - s()))
-        else:
+                              lost=stored))
+        elif kind == 5:
+            def run(m=make_pad):
+                pad = m()
+                first = pad.teach(7)
+                again = pad.teach(7), pad.teach(3)
+                return first, again, pad
+            cases.append(Case("pad and taught store", "teach the same drawing twice, then as another digit", run,
+                              (ValueError,), [], bad=False,
+                              check=lambda r: None if r[0] is not None and r[1] == (None, None) and r[2].taught_count == 4
+                              else f"returned {r[:2]!r}, {r[2].taught_count} stored", lost=stored))
+        elif kind == 6:
             def run(m=make_pad):
                 pad = m()
                 pad.clear()
-                return pad.teach(5)
-            cases.append(Case("pad and taught store", "teach a blank pad", run, (ValueError,), [], bad=False,
-                              check=lambda r: None if r is None else f"returned {r!r}", lost=lambda s=stored: 3 - s()))
+                return pad.teach(5), pad.undo(), pad.undo(), pad.teach(5)
+            cases.append(Case("pad and taught store", "teach a blank pad, undo strokes that are not there", run,
+                              (ValueError,), [], bad=False,
+                              check=lambda r: None if r[0] is None and r[3] is None else f"returned {r!r}",
+                              lost=stored))
+        else:
+            def run(m=make_pad):
+                pad = m(teaching=False)
+                return pad.teach(4), pad.undo_teach()
+            cases.append(Case("pad and taught store", "teach on a read-only pad", run, (ValueError,), [], bad=False,
+                              check=lambda r: None if r == (None, False) else f"returned {r!r}", lost=stored))
     return cases
+
+
+def read_taught_quiet(path):
+    from ocrlib.taught import read_taught
+    return read_taught(path)
+
+
+def _rehearsal(n=200):
+    """Digits to rehearse instead of MNIST's 60,000: every digit 0..9 among the labels."""
+    X, _ = _data(n)
+    return X, np.arange(n) % 10
+
+
+# --- Teacher ---
+
+def teacher_cases(rng, n):
+    from ocrlib.teacher import Teacher
+    X, y = _rehearsal()
+    image = X[3]
+    bad_images = {
+        "NaN pixels": np.where(image > 0, np.nan, 0.0), "(27, 27)": image[:27, :27], "(28, 28, 3)": np.stack([image] * 3, -1),
+        "(2, 28, 28)": X[:2], "785 pixels": np.zeros(785, np.uint8), "int64": image.astype(np.int64),
+        "floats 0..255": image.astype(np.float64), "floats -1..1": image / 127.5 - 1, "inf": np.full((28, 28), np.inf),
+        "blank": np.zeros((28, 28), np.uint8), "blank floats": np.zeros((28, 28)), "complex": image.astype(complex),
+        "object": image.astype(object), "strings": image.astype("U3"), "bool": image > 0, "None": None, "scalar": 3,
+        "ragged lists": [[1, 2], [3]], "a string": "image", "datetimes": image.astype("datetime64[s]"),
+    }
+    bad_labels = [10, -1, 3.5, "3", None, True, [3], np.uint8(12), 2 ** 70, float("nan"), np.float64(3)]
+    bad_options = {
+        "steps": [0, -1, 2.5, "5", None, True, float("nan")],
+        "batch_size": [0, 1, 17, 10 ** 9, 2.5, "64", None],
+        "copies": [0, -3, 64, 1.5, None],
+        "taught_per_step": [-1, 60, 0.5, "4"],
+        "lr": [0, -0.1, float("nan"), float("inf"), "0.1", None, True],
+        "consolidation": [-1, float("nan"), float("inf"), "x", None],
+        "at_risk": [-0.1, 1.5, float("nan"), None, "0.5"],
+        "seed": [-1, 2.5, "x", None],
+        "model": [None, "model.npz", 3],
+        "rehearsal": [(X[:5], y[:5]), (X, y[:10]), (X.astype(np.float64), y), (X, y + 10), (X, y.astype(float)), 3,
+                      (X[:, :27, :27], y), (X, y, y)],
+    }
+    cases = []
+    for i in range(n):
+        net = _net(seed=i % 5)
+        before = [p.copy() for p in net.weights + net.biases]
+
+        def unchanged(net=net, before=before):
+            if any(not np.array_equal(p, q) for p, q in zip(net.weights + net.biases, before)):
+                return "a refused call changed the weights"
+            return None
+        kind = i % 4
+        if kind == 0:
+            what = rng.choice(list(bad_images))
+            run = (lambda net=net, x=bad_images[what]: Teacher(net, rehearsal=(X, y), steps=2).teach(x, 3))
+            cases.append(Case("Teacher.teach", f"image {what}", run, (ValueError,), ["image"], after=unchanged))
+        elif kind == 1:
+            label = rng.choice(bad_labels)
+            run = (lambda net=net, v=label: Teacher(net, rehearsal=(X, y), steps=2).teach(image, v))
+            cases.append(Case("Teacher.teach", f"label {_short(label, 20)}", run, (ValueError,), ["label"],
+                              after=unchanged))
+        elif kind == 2:
+            name = rng.choice(list(bad_options))
+            value = rng.choice(bad_options[name])
+            if name == "model":
+                value = MLP((784, 16, 5), seed=0) if rng.random() < 0.3 else value
+                run = (lambda v=value: Teacher(v, rehearsal=(X, y)))
+            elif name == "rehearsal":
+                run = (lambda net=net, v=value: Teacher(net, rehearsal=v))
+            else:
+                run = (lambda net=net, k=name, v=value: Teacher(net, rehearsal=(X, y), **{k: v}).teach(image, 3))
+            cases.append(Case("Teacher()", f"{name}={_short(value, 30)}", run, (ValueError,), [name], after=unchanged))
+        else:
+            label = rng.randrange(10)
+            x = rng.choice([image, image / 255.0, image.reshape(784), (image / 255.0).astype(np.float32)])
+
+            def run(net=net, x=x, label=label, before=before):
+                teacher = Teacher(net, rehearsal=(X, y), steps=2)
+                p_before, p_after = teacher.teach(x, label)
+                changed = any(not np.array_equal(p, q) for p, q in zip(net.weights + net.biases, before))
+                teacher.undo()
+                back = all(np.array_equal(p, q) for p, q in zip(net.weights + net.biases, before))
+                return p_before, p_after, changed, back
+
+            def check(r):
+                p_before, p_after, changed, back = r
+                if not (0 <= p_before <= 1 and 0 <= p_after <= 1 and changed and back):
+                    return f"p {p_before} -> {p_after}, weights changed {changed}, put back by undo {back}"
+                return None
+            cases.append(Case("Teacher.teach", "valid, then undo", run, (ValueError,), [], bad=False, check=check))
+    return cases
+
+
+# --- the app's options ---
+
+def app_cases(rng, tmp, n):
+    """``python -m ocrlib.app``'s options, parsed and checked as ``main`` does before it starts any server."""
+    from ocrlib import app
+    model = tmp / "app_model.npz"
+    MLP((784, 16, 10), seed=0).save(model)
+    wrong_sizes = tmp / "app_model_5.npz"
+    MLP((784, 16, 5), seed=0).save(wrong_sizes)
+    store = tmp / "app_taught.sqlite"
+    _taught_db(store, 1)
+    good_store = store.read_bytes()
+    bad = {
+        "--port": ["0", "-1", "65536", "abc", "", "8866.5", "1e3", "99999999999999999999", " 80x"],
+        "--ip": ["999.1.1.1", "localhost", "", "1.2.3", "::g", "0.0.0.0/8", "127.0.0.1:8866"],
+        "--idle-minutes": ["0", "-5", "nan", "inf", "abc", "", "1e400", "-inf", "1e300"],
+        "--model": ["missing", "a folder", "damaged", "random bytes", "784 -> 5 digits", "empty"],
+        "--taught": ["a folder", "damaged", "random bytes", "foreign", "truncated"],
+    }
+    cases = []
+    for i in range(n):
+        option = list(bad)[i % 6] if i % 6 < 5 else None
+        files = []
+        if option is None:
+            what = rng.choice(["defaults", "everything valid", "missing --taught file (a new store)"])
+            argv = {"defaults": [], "everything valid": ["--ip", "127.0.0.1", "--port", "8890", "--model", str(model),
+                                                          "--taught", str(store), "--idle-minutes", "0.5",
+                                                          "--read-only", "--present", "--no-browser"],
+                    "missing --taught file (a new store)": ["--taught", str(tmp / f"app_new_{i}.sqlite")]}[what]
+
+            def check(args, argv=argv):
+                if "--port" in argv and (args.port, args.ip, args.idle_minutes) != (8890, "127.0.0.1", 0.5):
+                    return f"parsed {args}"
+                return None
+            cases.append(Case("app options", what, lambda a=argv: _parse_app(app, a), (SystemExit,), [], bad=False,
+                              check=check, lost=_unchanged(store, good_store)))
+            continue
+        value = rng.choice(bad[option])
+        what = f"{option} {value!r}"
+        if option in ("--model", "--taught"):
+            path = tmp / f"app_{i}{'.npz' if option == '--model' else '.sqlite'}"
+            if value == "a folder":
+                path.mkdir()
+            elif value == "damaged":
+                source = model.read_bytes() if option == "--model" else good_store
+                path.write_bytes(flip(source[:rng.randrange(100, len(source))], rng, 8))
+            elif value == "random bytes":
+                path.write_bytes(np.random.default_rng(i).bytes(3000))
+            elif value == "784 -> 5 digits":
+                path.write_bytes(wrong_sizes.read_bytes())
+            elif value == "empty":
+                path.write_bytes(b"")
+            elif value == "foreign":
+                _foreign_db(path, "CREATE TABLE notes (x);")
+            elif value == "truncated":
+                path.write_bytes(good_store[:rng.randrange(1, len(good_store))])
+            files = [path]
+            value = str(path)
+        argv = [option, value]
+        if rng.random() < 0.5:
+            argv = ["--no-browser", "--port", "8891"] + argv
+        lost = None
+        if files and files[0].is_file():
+            lost = _unchanged(files[0], files[0].read_bytes())
+        cases.append(Case("app options", what, lambda a=argv: _parse_app(app, a), (SystemExit,), [option],
+                          bad=None if what.startswith("--taught") and ("damaged" in what or "truncated" in what) else True,
+                          lost=lost, on_error=_exit_status_2))
+    return cases
+
+
+def _parse_app(app, argv):
+    """``app.parse_args`` (what ``main`` runs before anything else); a refusal is ``SystemExit`` carrying argparse's
+    message (which goes to stderr) and its exit status. Then the server's command line, as ``main`` makes it."""
+    import contextlib
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            args = app.parse_args(argv)
+    except SystemExit as exit:
+        refusal = SystemExit(err.getvalue())
+        refusal.status = exit.code
+        raise refusal from None
+    app.voila_command(Path("pad.ipynb"), args)           # every option as the server gets it: no error here
+    return args
+
+
+def _exit_status_2(exit):
+    return None if getattr(exit, "status", None) == 2 else f"exit status {getattr(exit, 'status', None)!r}, expected 2"
 
 
 # --- arguments ---
@@ -1326,13 +1665,16 @@ FAMILIES = {
     "strokeset": lambda rng, tmp, n: strokeset_cases(rng, tmp, n),
     "taught": lambda rng, tmp, n: taught_cases(rng, tmp, n),
     "pad": lambda rng, tmp, n: pad_cases(rng, tmp, n),
+    "teacher": lambda rng, tmp, n: teacher_cases(rng, n),
+    "app": lambda rng, tmp, n: app_cases(rng, tmp, n),
     "mlp": lambda rng, tmp, n: mlp_cases(rng, n),
     "fit": lambda rng, tmp, n: fit_cases(rng, n),
     "instance": lambda rng, tmp, n: instance_cases(rng, n),
     "predict": lambda rng, tmp, n: predict_cases(rng, n),
     "raster": lambda rng, tmp, n: raster_cases(rng, n),
 }
-DEFAULT_CASES = {"idx": 480, "model-npz": 500, "model-json": 400, "strokeset": 280, "taught": 150, "pad": 60, "mlp": 150,
+DEFAULT_CASES = {"idx": 480, "model-npz": 500, "model-json": 400, "strokeset": 280, "taught": 240, "pad": 80,
+                 "teacher": 160, "app": 120, "mlp": 150,
                  "fit": 200, "instance": 160, "predict": 200, "raster": 150}
 
 
