@@ -24,6 +24,7 @@ def test_serving_a_network_warns_that_anyone_on_it_can_use_the_pad():
 @pytest.mark.parametrize("argv, named", [
     (["--port", "99999"], "--port"), (["--port", "eighty"], "--port"), (["--ip", "localhost"], "--ip"),
     (["--idle-minutes", "0"], "--idle-minutes"), (["--model", "no/such/model.npz"], "--model"),
+    (["--idle-minutes", "inf"], "--idle-minutes"), (["--idle-minutes", "1e300"], "--idle-minutes"),
 ])
 def test_a_bad_option_is_named(argv, named, capsys):
     with pytest.raises(SystemExit) as exit_:

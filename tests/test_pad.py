@@ -184,6 +184,15 @@ def test_unreadable_dataset_file_is_named(tmp_path):
     assert damaged.read_bytes() == b"not a database" * 100 and bad.read_bytes() == b"not a zip file"
 
 
+def test_save_model_never_overwrites_the_taught_drawings(pad):
+    draw_digit(pad, 1)
+    pad.teach(1)
+    before = pad.taught_path.read_bytes()
+    with pytest.raises(ValueError, match="taught-drawings database"):
+        pad.save_model(pad.taught_path)
+    assert pad.taught_path.read_bytes() == before and len(load_taught(pad.taught_path)[1]) == 1
+
+
 def test_save_model_and_reset(pad, tmp_path):
     draw(pad, [(140, 40), (140, 240)])
     pad.teach(7)

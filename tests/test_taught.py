@@ -12,6 +12,7 @@ import pytest
 
 from ocrlib.strokeset import SOURCES, load_stroke_set, pack
 from ocrlib.taught import (
+    APPLICATION_ID,
     DuplicateDrawing,
     TaughtFileError,
     TaughtStore,
@@ -257,3 +258,37 @@ def test_four_processes_and_killed_ones_lose_nothing(tmp_path):
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
+
+
+def test_a_damaged_row_is_named_and_the_file_left_as_it_is(tmp_path):
+    """SQLite keeps no checksum: a changed image, a label out of 0..9 or an image of the wrong size in a row
+    is found by checking each row read (its digest), never returned as a drawing."""
+    path = tmp_path / "taught.sqlite"
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        image, strokes, label = a_drawing(rng)
+        TaughtStore(path).add(image, label, strokes)
+    for change in ("UPDATE drawings SET image = zeroblob(784) WHERE id = 2",
+                   "UPDATE drawings SET label = 12 WHERE id = 2",
+                   "UPDATE drawings SET image = zeroblob(783) WHERE id = 2"):
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA ignore_check_constraints = ON")
+        db.execute(change)
+        db.commit()
+        db.close()
+        damaged = path.read_bytes()
+        with pytest.raises(TaughtFileError, match="drawing 2") as error:
+            load_taught(path)
+        assert str(path) in str(error.value) and path.read_bytes() == damaged
+
+
+def test_a_table_with_other_columns_is_refused_and_not_changed(tmp_path):
+    path = tmp_path / "taught.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1; "
+                     "CREATE TABLE drawings (id INTEGER PRIMARY KEY, label INTEGER, image BLOB);")
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(TaughtFileError, match="columns") as error:
+        load_taught(path)
+    assert str(path) in str(error.value) and path.read_bytes() == before

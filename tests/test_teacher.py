@@ -158,6 +158,34 @@ def test_options_are_checked(shipped):
         Teacher(MLP((12, 5, 10)))
 
 
+@pytest.mark.parametrize("name, value", [
+    ("steps", 2.5), ("steps", "5"), ("batch_size", 10 ** 9), ("taught_per_step", -1), ("lr", float("inf")),
+    ("lr", True), ("consolidation", float("nan")), ("at_risk", 1.5), ("seed", -1),
+])
+def test_each_option_is_checked_on_its_own(shipped, name, value):
+    before = copy.deepcopy(params(shipped))
+    with pytest.raises(ValueError, match=name):
+        Teacher(shipped, rehearsal=(np.ones((10, 28, 28), np.uint8), np.arange(10)), **{name: value})
+    assert same(params(shipped), before)
+
+
+@pytest.mark.parametrize("rehearsal", [
+    (np.ones((5, 28, 28), np.uint8), np.arange(5)),             # digits 5..9 missing: nothing to rehearse them
+    (np.ones((10, 28, 28)), np.arange(10)),                    # floats
+    (np.ones((10, 28, 28), np.uint8), np.arange(9)),            # one label short
+    3,
+])
+def test_bad_rehearsal_digits_are_named(shipped, rehearsal):
+    with pytest.raises(ValueError, match="rehearsal"):
+        Teacher(shipped, rehearsal=rehearsal)
+
+
+def test_a_ragged_image_is_named(shipped):
+    teacher = Teacher(shipped, rehearsal=(np.ones((10, 28, 28), np.uint8), np.arange(10)), steps=1)
+    with pytest.raises(ValueError, match="image"):
+        teacher.teach([[1, 2], [3]], 3)
+
+
 def test_fisher_diagonal_is_the_mean_squared_gradient():
     """F from two matrix products equals the mean of each example's own squared gradient (``backward``)."""
     model = MLP((12, 6, 4, 10), activation="tanh", seed=1, dtype=np.float64)
