@@ -1,8 +1,8 @@
 """``python -m benchmarks.teaching``: does teaching the pad help a writer, and what does it cost everyone else?
 
 A person is simulated on pen-drawn digits from real writers (``data/pen_digits``, UNIPEN): each digit is put
-on the canvas as a person draws it and sent through the pad's path (``place_on_canvas``, ``rasterize``,
-``to_mnist``). For each of the writers the shipped model reads worst (among those with at least 20 digits),
+on the canvas as a person draws it and sent through the pad's path (``place_on_canvas``, then
+``strokes_to_mnist``). For each of the writers the shipped model reads worst (among those with at least 20 digits),
 starting from a fresh pretrained model, the person draws the first half of their digits in order and
 teaches each misread one once; then the second half ("later digits") and MNIST's test set are scored.
 Three ways to teach, side by side: none, the plain step ``train_on_instance(lr=0.03)``, and ``Teacher``.
