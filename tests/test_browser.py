@@ -355,15 +355,15 @@ def test_keyboard_only(sync_api, app, browser):
 
 
 def test_closed_pages_leave_no_kernel_running(app, browser):
-    """20 pages opened and closed, four at a time: each closed page shuts its kernel down."""
+    """20 pages opened and closed, two at a time: each closed page shuts its kernel down."""
     url, _, server = app
     before = set(kernels(server))                       # pages of other tests still shutting down
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     requests = []
-    for _ in range(5):
-        pages = [open_pad(context, url, requests, wait=False) for _ in range(4)]
-        for page in pages:
-            page.locator("canvas.digitpad-canvas").wait_for(timeout=60_000)
+    for _ in range(10):
+        pages = [open_pad(context, url, requests, wait=False) for _ in range(2)]
+        for page in pages:                              # kernels start side by side on two cores: allow time
+            page.locator("canvas.digitpad-canvas").wait_for(timeout=120_000)
         for page in pages:
             close_pad(page)
     deadline = time.monotonic() + 15                    # the browser stays open, as when a tab is closed
