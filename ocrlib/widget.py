@@ -128,6 +128,36 @@ STYLE = f"""
 }}
 """
 
+# ipycanvas makes each canvas a Tab stop that keeps every key pressed on it, Tab too: a keyboard user who
+# reaches the pad cannot leave it. This script, run once per page where a pad is shown, takes the canvases
+# out of the Tab order, lets Tab leave a canvas that a click focused, and names both canvases for screen
+# readers. (The app's page, ocrlib/page/voila/templates/digitpad, does the same and adds key shortcuts.)
+KEYBOARD = """
+(() => {
+  if (window.digitpadKeyboard) return;
+  window.digitpadKeyboard = true;
+  const names = {"digitpad-canvas": "Drawing pad: draw one digit here with a mouse, a finger or a pen",
+                 "digitpad-seen": "The drawing as the network sees it, 28 by 28 pixels"};
+  const label = () => {
+    for (const el of document.querySelectorAll(".digitpad canvas:not([tabindex='-1'])")) el.tabIndex = -1;
+    for (const [cls, name] of Object.entries(names)) {
+      for (const el of document.querySelectorAll("canvas." + cls + ":not([aria-label])")) {
+        el.setAttribute("role", "img");
+        el.setAttribute("aria-label", name);
+      }
+    }
+  };
+  label();
+  new MutationObserver(label).observe(document.body, {childList: true, subtree: true});
+  window.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (event.key === "Tab" && target instanceof HTMLCanvasElement && target.closest(".digitpad")) {
+      event.stopImmediatePropagation();          // the canvas never sees it: the browser moves the focus on
+    }
+  }, true);
+})();
+"""
+
 
 class DigitPad(Pad):
     """A drawing pad wired to a network, as a widget.
@@ -307,9 +337,10 @@ class DigitPad(Pad):
         (self.widget.add_class if on else self.widget.remove_class)("digitpad-present")
 
     def _ipython_display_(self):
-        from IPython.display import display
+        from IPython.display import Javascript, display
 
         display(self.widget)
+        display(Javascript(KEYBOARD))
 
     def _redraw(self):
         """Paint the pad again from ``strokes`` (after undo, clear, or when a browser view appears)."""

@@ -6,6 +6,8 @@
 Widget state (the live canvas and sliders) is not stored: it is large, and it only means something
 in a running kernel. Where a cell displayed a widget, the stored notebook shows a one-line hint instead of
 the widget's text form (``interactive(children=(FloatLogSlider(...``), which is all a reader would see.
+A script a widget displays beside itself (the pad's keyboard fix) is left out with it: in a notebook that is
+only read, it would show as ``<IPython.core.display.Javascript object>``.
 """
 
 import subprocess
@@ -16,6 +18,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET = "application/vnd.jupyter.widget-view+json"
+SCRIPT = "application/javascript"
 HINT = "A live widget goes here: run this cell in Jupyter to use it."
 
 
@@ -33,7 +36,7 @@ def execute(path):
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.outputs = [widget_hint(output) for output in cell.outputs]
+            cell.outputs = [widget_hint(output) for output in cell.outputs if SCRIPT not in output.get("data", {})]
     nbformat.write(nb, path)
     print(f"{path.relative_to(ROOT)}: executed, {path.stat().st_size / 1e3:.0f} kB")
 

@@ -9,6 +9,8 @@ Playwright's own). Without them the tests are skipped, except when ``CI`` is set
 A screenshot of each size is saved in ``tests/artifacts/`` (and in ``docs/`` with ``OCRLIB_DOCS_SCREENSHOTS=1``).
 """
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -71,6 +73,38 @@ def sync_api():
     return sync_api
 
 
+@contextlib.contextmanager
+def served(command, folder, url, probe):
+    """Run ``command`` (a server) in ``folder``, in a process group of its own; wait until ``url + probe``
+    answers; at the end stop it and everything it started."""
+    log_path = folder / "server.log"
+    with open(log_path, "wb") as log:                   # the server keeps its own handle on the log
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"{command[2]} exited with code {server.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(url + probe, timeout=5):
+                    break
+            except urllib.error.HTTPError:              # any answer: the server is up
+                break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"{command[2]} did not answer at {url} within 60 s:\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)           # the server and its kernels: one process group
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The Voila app on a free port, taught drawings going to a temporary folder; stopped (with its kernels)
@@ -78,35 +112,10 @@ def app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("app")
     port = free_port()
     taught = folder / "taught.sqlite"
-    log_path = folder / "app.log"
-    with open(log_path, "wb") as log:                   # the server keeps its own handle on the log
-        server = subprocess.Popen([sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser",
-                                   "--taught", str(taught)], stdout=log, stderr=subprocess.STDOUT,
-                                  cwd=folder, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"the app exited with code {server.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "voila/static/", timeout=5):
-                    break
-            except urllib.error.HTTPError:              # any answer: the server is up
-                break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app did not answer at {url} within 60 s:\n{log_path.read_text()}")
-            time.sleep(0.3)
+    command = [sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser", "--taught", str(taught)]
+    with served(command, folder, url, "voila/static/") as server:
         yield url, taught, psutil.Process(server.pid)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)           # the app, Voila and the kernels: one process group
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 @pytest.fixture(scope="module")
@@ -397,3 +406,51 @@ def test_a_dead_kernel_says_connection_lost(sync_api, app, browser):
     finally:
         page.close()
         context.close()
+
+
+def test_in_jupyterlab_the_keyboard_is_never_stuck_on_the_pad(sync_api, browser, tmp_path):
+    """In a notebook in JupyterLab, as on the app's page: Tab never stops on a canvas, and leaves one that a
+    click focused (ipycanvas's canvas keeps every key, Tab too); both canvases are named for screen readers."""
+    code = f"from ocrlib.widget import DigitPad\nDigitPad(taught_path={str(tmp_path / 'taught.sqlite')!r})"
+    notebook = {"cells": [{"cell_type": "code", "id": "pad", "metadata": {}, "execution_count": None,
+                           "outputs": [], "source": code}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "pad.ipynb").write_text(json.dumps(notebook))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
+               "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={tmp_path}",
+               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]
+    with served(command, tmp_path, url, "api/status"):
+        context = browser.new_context(viewport={"width": 1366, "height": 768})
+        page = context.new_page()
+        try:
+            page.goto(url + "lab/tree/pad.ipynb", timeout=60_000)
+            page.locator("#jp-main-statusbar").get_by_text("Idle").wait_for(timeout=60_000)   # the kernel is up
+            page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor").first.click()
+            page.keyboard.press("Shift+Enter")                                      # run the cell
+            canvas = page.locator(".digitpad canvas.digitpad-canvas")
+            canvas.wait_for(timeout=120_000)
+            sync_api.expect(canvas).to_have_attribute("tabindex", "-1", timeout=15_000)
+            names = page.evaluate("[...document.querySelectorAll('.digitpad canvas')]"
+                                  ".map(c => [c.tabIndex, c.getAttribute('role'), c.getAttribute('aria-label')])")
+            assert [tab for tab, _, _ in names] == [-1, -1]
+            assert all(role == "img" and name for _, role, name in names)
+
+            box = canvas.bounding_box()
+            point = lambda x, y: (box["x"] + x * box["width"] / 280, box["y"] + y * box["height"] / 280)
+            page.mouse.move(*point(*SEVEN[0]))
+            page.mouse.down()                                                       # the click focuses the canvas
+            for x, y in SEVEN[1:]:
+                page.mouse.move(*point(x, y), steps=8)
+            page.mouse.up()
+            sync_api.expect(page.locator(".digitpad-prediction")).to_contain_text("7", timeout=15_000)
+            assert page.evaluate("document.activeElement.classList.contains('digitpad-canvas')")
+            page.keyboard.press("Tab")
+            sync_api.expect(page.get_by_role("button", name="Clear", exact=True)).to_be_focused()
+        except BaseException:
+            fail_with_screenshot(page, "test_browser-jupyterlab")
+            raise
+        finally:
+            context.close()
