@@ -131,8 +131,9 @@ STYLE = f"""
 # ipycanvas makes each canvas a Tab stop that keeps every key pressed on it, Tab too: a keyboard user who
 # reaches the pad cannot leave it. This script, run once per page where a pad is shown, takes the canvases
 # out of the Tab order, lets Tab leave a canvas that a click focused, and names both canvases for screen
-# readers. (The app's page, ocrlib/page/voila/templates/digitpad, does the same and adds key shortcuts.)
-KEYBOARD = """
+# readers. It also keeps a mouse that only passes over the pad from sending the kernel a message for every
+# move. (The app's page, ocrlib/page/voila/templates/digitpad, does the same and adds key shortcuts.)
+PAGE_SCRIPT = """
 (() => {
   if (window.digitpadKeyboard) return;
   window.digitpadKeyboard = true;
@@ -149,10 +150,15 @@ KEYBOARD = """
   };
   label();
   new MutationObserver(label).observe(document.body, {childList: true, subtree: true});
+  const onPad = (target) => target instanceof HTMLCanvasElement && target.classList.contains("digitpad-canvas");
   window.addEventListener("keydown", (event) => {
-    const target = event.target;
-    if (event.key === "Tab" && target instanceof HTMLCanvasElement && target.closest(".digitpad")) {
+    if (event.key === "Tab" && onPad(event.target)) {
       event.stopImmediatePropagation();          // the canvas never sees it: the browser moves the focus on
+    }
+  }, true);
+  window.addEventListener("mousemove", (event) => {
+    if (event.buttons === 0 && onPad(event.target)) {
+      event.stopImmediatePropagation();          // no button pressed, nothing drawn: not sent to the kernel
     }
   }, true);
 })();
@@ -340,7 +346,7 @@ class DigitPad(Pad):
         from IPython.display import Javascript, display
 
         display(self.widget)
-        display(Javascript(KEYBOARD))
+        display(Javascript(PAGE_SCRIPT))
 
     def _redraw(self):
         """Paint the pad again from ``strokes`` (after undo, clear, or when a browser view appears)."""

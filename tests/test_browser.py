@@ -154,6 +154,36 @@ def close_pad(page):
     page.close()
 
 
+def frames_sent(page):
+    """A list that grows by one for every message the page sends its kernel (a websocket frame)."""
+    sent = []
+    page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(frame)))
+    return sent
+
+
+def hover_then_draw(page, canvas, sent):
+    """Move the mouse over the pad with no button pressed, then draw a 7: (frames sent while hovering,
+    frames sent while drawing). The moves come 30 ms apart, slower than the app's 20 ms limit on moves."""
+    box = canvas.bounding_box()
+    point = lambda x, y: (box["x"] + x * box["width"] / 280, box["y"] + y * box["height"] / 280)
+    page.mouse.move(*point(140, 140))
+    time.sleep(1.0)
+    before = len(sent)
+    for k in range(20):
+        page.mouse.move(*point(40 + 10 * k, 100 + 4 * k))
+        time.sleep(0.03)
+    time.sleep(0.5)
+    hovering = len(sent) - before
+    page.mouse.move(*point(*SEVEN[0]))
+    page.mouse.down()
+    for x, y in SEVEN[1:]:
+        page.mouse.move(*point(x, y), steps=8)
+        time.sleep(0.03)
+    page.mouse.up()
+    time.sleep(0.5)
+    return hovering, len(sent) - before - hovering
+
+
 def foreign(requests, url):
     """Requests to any host but the one serving ``url`` (data: and blob: URLs go to no host)."""
     host = urlsplit(url).netloc
@@ -410,7 +440,8 @@ def test_a_dead_kernel_says_connection_lost(sync_api, app, browser):
 
 def test_in_jupyterlab_the_keyboard_is_never_stuck_on_the_pad(sync_api, browser, tmp_path):
     """In a notebook in JupyterLab, as on the app's page: Tab never stops on a canvas, and leaves one that a
-    click focused (ipycanvas's canvas keeps every key, Tab too); both canvases are named for screen readers."""
+    click focused (ipycanvas's canvas keeps every key, Tab too); both canvases are named for screen readers;
+    a mouse passing over the pad sends the kernel nothing."""
     code = f"from ocrlib.widget import DigitPad\nDigitPad(taught_path={str(tmp_path / 'taught.sqlite')!r})"
     notebook = {"cells": [{"cell_type": "code", "id": "pad", "metadata": {}, "execution_count": None,
                            "outputs": [], "source": code}],
@@ -425,6 +456,7 @@ def test_in_jupyterlab_the_keyboard_is_never_stuck_on_the_pad(sync_api, browser,
     with served(command, tmp_path, url, "api/status"):
         context = browser.new_context(viewport={"width": 1366, "height": 768})
         page = context.new_page()
+        sent = frames_sent(page)
         try:
             page.goto(url + "lab/tree/pad.ipynb", timeout=60_000)
             page.locator("#jp-main-statusbar").get_by_text("Idle").wait_for(timeout=60_000)   # the kernel is up
@@ -438,13 +470,8 @@ def test_in_jupyterlab_the_keyboard_is_never_stuck_on_the_pad(sync_api, browser,
             assert [tab for tab, _, _ in names] == [-1, -1]
             assert all(role == "img" and name for _, role, name in names)
 
-            box = canvas.bounding_box()
-            point = lambda x, y: (box["x"] + x * box["width"] / 280, box["y"] + y * box["height"] / 280)
-            page.mouse.move(*point(*SEVEN[0]))
-            page.mouse.down()                                                       # the click focuses the canvas
-            for x, y in SEVEN[1:]:
-                page.mouse.move(*point(x, y), steps=8)
-            page.mouse.up()
+            hovering, drawing = hover_then_draw(page, canvas, sent)                # the click focuses the canvas
+            assert hovering == 0 and drawing > 0
             sync_api.expect(page.locator(".digitpad-prediction")).to_contain_text("7", timeout=15_000)
             assert page.evaluate("document.activeElement.classList.contains('digitpad-canvas')")
             page.keyboard.press("Tab")
@@ -454,3 +481,24 @@ def test_in_jupyterlab_the_keyboard_is_never_stuck_on_the_pad(sync_api, browser,
             raise
         finally:
             context.close()
+
+
+def test_a_mouse_passing_over_the_pad_sends_the_kernel_nothing(app, browser):
+    """Moves with no button pressed draw nothing, so none goes to the kernel; moves that draw do."""
+    url, _, _ = app
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    sent = frames_sent(page)
+    try:
+        page.goto(url, timeout=60_000, wait_until="commit")
+        canvas = page.locator("canvas.digitpad-canvas")
+        canvas.wait_for(timeout=60_000)
+        hovering, drawing = hover_then_draw(page, canvas, sent)
+        assert hovering == 0 and drawing > 0
+        assert page.locator(".digitpad-prediction").inner_text().strip() == "7"
+    except BaseException:
+        fail_with_screenshot(page, "test_browser-hover")
+        raise
+    finally:
+        close_pad(page)
+        context.close()
