@@ -65,7 +65,7 @@ COPIES = 16             # of the 64: the drawing and its moved copies (with 8, t
 TAUGHT_PER_STEP = 4     # of the 64: drawings taught earlier, so that a later lesson keeps the earlier ones
 AT_RISK = 0.5           # of the MNIST digits: this fraction are of the label or of what the model read instead
 LR = 0.1                # learning rate of each step
-CONSOLIDATION = 0.15    # EWC strength: 0.05 learns a little more and forgets more; 0.3 and above learn less
+CONSOLIDATION = 0.15    # EWC strength: 0.05 forgets more and learns no more; 0.3 and above learn less
 FISHER_SAMPLE = 2000    # MNIST training digits F is measured on
 SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))     # the copies: the drawing moved one pixel right, left, down, up
 

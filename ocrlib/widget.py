@@ -128,15 +128,18 @@ STYLE = f"""
 }}
 """
 
-# ipycanvas makes each canvas a Tab stop that keeps every key pressed on it, Tab too: a keyboard user who
-# reaches the pad cannot leave it. This script, run once per page where a pad is shown, takes the canvases
-# out of the Tab order, lets Tab leave a canvas that a click focused, and names both canvases for screen
-# readers. It also keeps a mouse that only passes over the pad from sending the kernel a message for every
-# move. (The app's page, ocrlib/page/voila/templates/digitpad, does the same and adds key shortcuts.)
+# The pad's script, run once on any page that shows a pad (a notebook in JupyterLab, the app's page):
+# - ipycanvas makes each canvas a Tab stop that keeps every key pressed on it, Tab too, so a keyboard user
+#   who reaches the pad cannot leave it: the canvases leave the Tab order, and Tab leaves a canvas that a
+#   click focused;
+# - screen readers get names for the two canvases, and hear the status line and each reading (live regions);
+# - a mouse that only passes over the pad, no button pressed, sends the kernel nothing (it would send a
+#   message for every move).
+# The app's page (ocrlib/page/voila/templates/digitpad) adds key shortcuts.
 PAGE_SCRIPT = """
 (() => {
-  if (window.digitpadKeyboard) return;
-  window.digitpadKeyboard = true;
+  if (window.digitpadScript) return;
+  window.digitpadScript = true;
   const names = {"digitpad-canvas": "Drawing pad: draw one digit here with a mouse, a finger or a pen",
                  "digitpad-seen": "The drawing as the network sees it, 28 by 28 pixels"};
   const label = () => {
@@ -145,6 +148,12 @@ PAGE_SCRIPT = """
       for (const el of document.querySelectorAll("canvas." + cls + ":not([aria-label])")) {
         el.setAttribute("role", "img");
         el.setAttribute("aria-label", name);
+      }
+    }
+    for (const el of document.querySelectorAll(".digitpad-announce, .digitpad-status")) {
+      if (!el.hasAttribute("aria-live")) {
+        el.setAttribute("role", "status");
+        el.setAttribute("aria-live", "polite");
       }
     }
   };

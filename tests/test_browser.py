@@ -469,6 +469,9 @@ def test_in_jupyterlab_the_keyboard_is_never_stuck_on_the_pad(sync_api, browser,
                                   ".map(c => [c.tabIndex, c.getAttribute('role'), c.getAttribute('aria-label')])")
             assert [tab for tab, _, _ in names] == [-1, -1]
             assert all(role == "img" and name for _, role, name in names)
+            live = page.evaluate("[...document.querySelectorAll('.digitpad-status, .digitpad-announce')]"
+                                 ".map(e => e.getAttribute('aria-live'))")
+            assert live == ["polite", "polite"]
 
             hovering, drawing = hover_then_draw(page, canvas, sent)                # the click focuses the canvas
             assert hovering == 0 and drawing > 0
