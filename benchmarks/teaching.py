@@ -125,8 +125,9 @@ def table(results, n_writers):
     s = results["Teacher"]
     repeats = len(s["gains"])
     methods = ["none", "plain", "Teacher"]
-    lines = [f"| {n_writers} worst-read writers | no teaching | plain step (lr {PLAIN_LR}) | "
-             f"Teacher (mean of {repeats} runs) | target | met |", "|---|---|---|---|---|---|"]
+    header = (f"| {n_writers} worst-read writers | no teaching | plain step (lr {PLAIN_LR}) | "
+              f"Teacher (mean of {repeats} runs) | target | met |")
+    lines = [header, "|---|---|---|---|---|---|"]
     cells = lambda key, fmt: " | ".join(fmt(results[m][key]) for m in methods)
     pct = lambda v: f"{v:.1%}"
     lines.append(f"| later digits read right (mean over writers) | {cells('later', pct)} | "
