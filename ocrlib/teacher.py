@@ -36,8 +36,8 @@ gained no more than 5 steps of rate 0.1; copies warped by the training augmentat
 strokes at other slants and sizes, gained within 0.3 points of copies moved by one pixel, and cost 2-8 ms more
 per teach; batches of 128 with 32 copies gained +7.6 points over eight seeds (+7.5 for the defaults) in twice
 the time, with the worst writer's MNIST at 98.46 %. The most any setting gained was +7.8 points (32 copies,
-consolidation 0.3), with the worst writer's MNIST at 98.2 %. Rehearsing, for the two digits at stake, the MNIST digits nearest the drawing instead of any
-kept MNIST better and gained less (+6.3 to +6.9 points): the writer's later digits lie near the taught one,
+consolidation 0.3), with the worst writer's MNIST at 98.2 %. Rehearsing, for the two digits at stake, the
+MNIST digits nearest the drawing instead of any kept MNIST better and gained less (+6.3 to +6.9 points): the writer's later digits lie near the taught one,
 and so do the MNIST digits that hold the old boundary in place. Half of the MNIST places for the two digits at
 stake gained +7.5 points against +7.3 for three quarters (eight seeds each). For reference, training on every
 digit of each writer's first half at once, the ones read right too, gains +8.1 points: Teacher, seeing only
