@@ -28,20 +28,20 @@ model from 99.0 % on MNIST's test set to about 94 %, and one unlucky step can co
 
 How the defaults were chosen (``python -m benchmarks.teaching``: the 20 writers the shipped model reads worst,
 each Teacher setting run with four sampling seeds; the README has the table): rehearsal alone (consolidation 0)
-let MNIST fall to 97.4 % for the worst writer; a strong EWC (consolidation 0.3 and above) kept MNIST at 98.8-99.0
-% but the writers' later digits gained less. Every setting that keeps MNIST at 98.8 % on average and 98.5 % for
-the worst writer gains +7.0 to +7.6 points on those digits. 24 copies of the drawing in the 64 places gained no
-more than 16; 32 gained +0.3 points more and cost MNIST 0.3 points; 8 steps, or rate 0.15, gained no more than 5
-steps of rate 0.1; copies warped by the training augmentation, or redrawn from the strokes at other slants and
-sizes, gained within 0.3 points of copies moved by one pixel, and cost 2-8 ms more per teach; batches of 128 with
-32 copies gained +7.6 points over eight seeds (+7.5 for the defaults) in twice the time, with the worst writer's
-MNIST at 98.46 %. The most any setting gained was +7.8 points (32 copies, consolidation 0.3), with the worst
-writer's MNIST at 98.2 %. Rehearsing, for the two digits at stake, the MNIST digits nearest the drawing instead
-of any kept MNIST better and gained less (+6.3 to +6.9 points): the writer's later digits lie near the taught
-one, and so do the MNIST digits that hold the old boundary in place. Half of the MNIST places for the two digits
-at stake gained +7.5 points against +7.3 for three quarters (eight seeds each). For reference, training on every
-digit of each writer's first half at once, the ones read right too, gains +8.1 points: Teacher, seeing only the
-misread ones one at a time, gets most of what those digits can teach this model.
+let MNIST fall to 97.4 % for the worst writer; a strong EWC (consolidation 0.3 and above) kept MNIST at
+98.8-99.0 % but the writers' later digits gained less. Every setting that keeps MNIST at 98.8 % on average and
+98.5 % for the worst writer gains +7.0 to +7.6 points on those digits. 24 copies of the drawing in the 64 places
+gained no more than 16; 32 gained +0.3 points more and cost MNIST 0.3 points; 8 steps, or rate 0.15, gained no
+more than 5 steps of rate 0.1; copies warped by the training augmentation, or redrawn from the strokes at other
+slants and sizes, gained within 0.3 points of copies moved by one pixel, and cost 2-8 ms more per teach; batches
+of 128 with 32 copies gained +7.6 points over eight seeds (+7.5 for the defaults) in twice the time, with the
+worst writer's MNIST at 98.46 %. The most any setting gained was +7.8 points (32 copies, consolidation 0.3), with
+the worst writer's MNIST at 98.2 %. Rehearsing, for the two digits at stake, the MNIST digits nearest the drawing
+instead of any kept MNIST better and gained less (+6.3 to +6.9 points): the writer's later digits lie near the
+taught one, and so do the MNIST digits that hold the old boundary in place. Half of the MNIST places for the two
+digits at stake gained +7.5 points against +7.3 for three quarters (eight seeds each). For reference, training on
+every digit of each writer's first half at once, the ones read right too, gains +8.1 points: Teacher, seeing only
+the misread ones one at a time, gets most of what those digits can teach this model.
 
     teacher = Teacher(model)                       # rehearses MNIST training digits; no other argument needed
     p_before, p_after = teacher.teach(image, 7)    # image (28, 28), uint8 or floats in [0, 1]
