@@ -167,6 +167,7 @@ class TaughtStore:
                 raise TaughtFileError(f"{self.path}: taught-drawings database version {version}, newer than "
                                       f"this ocrlib reads ({SCHEMA_VERSION}); it was left as it is")
             else:                                           # ours: its tables must be as SCHEMA makes them
+                _check_pages(db, self.path)
                 _check_tables(db, self.path)
             for statement in SCHEMA.split(";"):
                 if statement.strip():
@@ -200,14 +201,17 @@ class _Connection:
     def __init__(self, path, create=False):
         self.path = path
         mode = "rwc" if create else "rw"
+        self.db = None
         try:
             self.db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode={mode}", uri=True,
                                       timeout=BUSY_TIMEOUT, isolation_level=None)     # we say BEGIN ourselves
             # In write-ahead-log mode, NORMAL makes each commit survive a killed process (what a pad's kernel
             # risks) without waiting for the disk; only a power cut could lose the last commits.
             self.db.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.Error as err:
-            raise TaughtFileError(f"{path}: cannot open the taught-drawings database ({err})") from None
+        except (sqlite3.Error, UnicodeDecodeError) as err:    # a damaged schema's text can be no UTF-8 at all
+            if self.db is not None:
+                self.db.close()
+            raise TaughtFileError(f"{path}: cannot open the taught-drawings database ({_reason(err)})") from None
 
     def __enter__(self):
         return self.db
@@ -217,12 +221,20 @@ class _Connection:
             with closing(self.db):
                 if self.db.in_transaction:
                     self.db.execute("COMMIT" if kind is None else "ROLLBACK")
-        except sqlite3.DatabaseError as err:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
             error = error or err
-        if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError):
-            raise TaughtFileError(f"{self.path}: not a readable taught-drawings database ({error}); "
+        if isinstance(error, (sqlite3.DatabaseError, UnicodeDecodeError)) and \
+                not isinstance(error, sqlite3.IntegrityError):
+            raise TaughtFileError(f"{self.path}: not a readable taught-drawings database ({_reason(error)}); "
                                   f"it was left as it is") from None
         return False
+
+
+def _reason(error):
+    """What SQLite said; for text SQLite returned that is not UTF-8 (a damaged file), say so."""
+    if isinstance(error, UnicodeDecodeError):
+        return f"text in the file is not UTF-8: {error.reason} at byte {error.start}"
+    return str(error)
 
 
 def _write_ahead_log(path):
@@ -243,6 +255,18 @@ def _write_ahead_log(path):
         finally:
             db.close()
         time.sleep(0.01)
+
+
+def _check_pages(db, path):
+    """SQLite's own check of the file's structure (``PRAGMA quick_check``, one pass over its pages): damage
+    that could make rows vanish without an error on reading them is found here; else ``TaughtFileError``."""
+    lines = [line for row in db.execute("PRAGMA quick_check(5)") for line in row[0].splitlines()]
+    # a bad value in a row (a CHECK or NOT NULL failing) is left to the check of each row read, which names it
+    problems = [line for line in lines if line != "ok" and not line.startswith(("***", "CHECK constraint failed",
+                                                                               "NULL value in"))]
+    if problems:
+        raise TaughtFileError(f"{path}: the taught-drawings database is damaged ({'; '.join(problems)}); "
+                              f"it was left as it is")
 
 
 def _check_tables(db, path):
@@ -285,8 +309,8 @@ def _header(db, path):
     """(application id, schema version) of an open database; an unreadable file raises ``TaughtFileError``."""
     try:
         return db.execute("PRAGMA application_id").fetchone()[0], db.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as err:
-        raise TaughtFileError(f"{path}: not a readable taught-drawings database ({err}); "
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+        raise TaughtFileError(f"{path}: not a readable taught-drawings database ({_reason(err)}); "
                               f"it was left as it is") from None
 
 

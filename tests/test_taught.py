@@ -164,6 +164,49 @@ def test_a_truncated_database_is_named_and_left_untouched(tmp_path):
     assert damaged.read_bytes() == data[:len(data) // 2]
 
 
+def test_a_schema_damaged_into_text_that_is_not_utf8_is_named_and_left_untouched(tmp_path):
+    """One bit flipped in the table's SQL (a space, 0x20, becoming 0xa0): SQLite's complaint quotes text that
+    is not UTF-8, which Python cannot even decode; still a TaughtFileError naming the file."""
+    path = tmp_path / "taught.sqlite"
+    TaughtStore(path).add(*a_drawing(np.random.default_rng(5))[:1], 3)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = bytearray(path.read_bytes())
+    at = data.index(b"NOT NULL UNIQUE ") + len(b"NOT NULL UNIQUE")
+    assert data[at] == 0x20
+    data[at] |= 0x80
+    path.write_bytes(bytes(data))
+    for action in (lambda: load_taught(path), lambda: TaughtStore(path).add(np.ones((28, 28), np.uint8), 1)):
+        with pytest.raises(TaughtFileError, match="taught.sqlite.*UTF-8"):
+            action()
+    assert path.read_bytes() == bytes(data)
+
+
+def test_a_row_cut_from_its_page_is_found_not_silently_dropped(tmp_path):
+    """The page that holds the drawings says it holds one fewer: reading would just return the others, as if
+    that drawing had never been taught. SQLite's own check of the pages finds it."""
+    path = tmp_path / "taught.sqlite"
+    rng = np.random.default_rng(6)
+    store = TaughtStore(path)
+    for _ in range(3):
+        image, _, label = a_drawing(rng)
+        store.add(image, label)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'drawings'").fetchone()
+    db.close()
+    data = bytearray(path.read_bytes())
+    header = (root - 1) * page_size
+    assert data[header] == 0x0D and int.from_bytes(data[header + 3:header + 5], "big") == 3    # a leaf, 3 rows
+    data[header + 3:header + 5] = (2).to_bytes(2, "big")
+    path.write_bytes(bytes(data))
+    with pytest.raises(TaughtFileError, match="taught.sqlite.*damaged"):
+        load_taught(path)
+    assert path.read_bytes() == bytes(data)
+
+
 def test_another_programs_database_is_refused(tmp_path):
     foreign = tmp_path / "notes.sqlite"
     with sqlite3.connect(foreign) as db:
