@@ -87,7 +87,7 @@ class Pad:
     @property
     def taught_count(self):
         """How many drawings the taught-drawings database holds (from every pad sharing it), as of this pad's
-        last teach, undo, clear or start."""
+        last pen-up, teach, undo, clear or start."""
         return self._taught_count
 
     @property
@@ -118,6 +118,7 @@ class Pad:
             self.on_pen_move(x, y)
         self.strokes.append(np.array(self.current, dtype=np.float64))
         self.current = None
+        self._taught_count = len(self.store)    # other pads may have taught meanwhile
         self.predict()
 
     # --- buttons ---
@@ -186,7 +187,8 @@ class Pad:
         self.taught_as = None
         self._taught_count = len(self.store)
         self.predict()
-        self._say("The last teach is undone: the weights are as before it, and its drawing is forgotten.")
+        self._say("The last teach is undone: the weights are as before it, and that drawing is no longer among "
+                  "the taught drawings.")
         return True
 
     def save_model(self, path=None):
@@ -209,7 +211,8 @@ class Pad:
         self.teacher = None
         self.taught_as = None
         self.predict()
-        self._say("Back to the pretrained model.")
+        self._say("Back to the pretrained model: every lesson of this pad is undone (the taught drawings stay "
+                  "in their file).")
 
     # --- prediction ---
 

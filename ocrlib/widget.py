@@ -18,7 +18,7 @@ import ipycanvas
 import ipywidgets
 import numpy as np
 
-from ocrlib.pad import Pad
+from ocrlib.pad import FORGETTING_SAMPLE, Pad
 from ocrlib.preprocess import CANVAS_SIZE, PEN_WIDTH
 
 PAPER, INK = "#fdfdf8", "#1c1c1c"
@@ -82,7 +82,7 @@ STYLE = f"""
   margin: 2px 0; }}
 .digitpad .digitpad-bar-digit {{ width: 1.4em; flex: 0 0 auto; }}
 .digitpad .digitpad-bar {{ flex: 1 1 0; min-width: 40px; height: 75%; background: #eee; }}
-.digitpad .digitpad-bar > div {{ height: 100%; background: #90a4ae; }}
+.digitpad .digitpad-bar > div {{ height: 100%; background: #607d8b; }}
 .digitpad .digitpad-bar-top .digitpad-bar > div {{ background: #388e3c; }}
 .digitpad .digitpad-percent {{ width: 3.6em; flex: 0 0 auto; text-align: right; }}
 /* no box of the pad may scroll: a scrolling box would be one more stop for Tab */
@@ -92,6 +92,16 @@ STYLE = f"""
 .digitpad .digitpad-labels .widget-toggle-button {{ width: 2.6em; min-width: 2.6em; padding: 0; }}
 .digitpad .digitpad-labels {{ width: auto; max-width: 100%; }}
 .digitpad .digitpad-labels > div {{ display: flex; flex-wrap: wrap; }}
+/* the chosen digit stands out; the keyboard's focus is a ring that can be seen, a click leaves none */
+.digitpad .digitpad-labels .widget-toggle-button.mod-active {{ background: #1565c0; color: #fff; font-weight: bold; }}
+.digitpad button:focus-visible, .digitpad a:focus-visible {{ outline: 3px solid #1565c0 !important; outline-offset: 1px; }}
+.digitpad button:focus:not(:focus-visible) {{ outline: none !important; }}
+.digitpad .digitpad-download a {{ color: #1565c0; text-decoration: underline; font-size: 1.1em; line-height: 2; }}
+/* a finger needs 44 px */
+@media (pointer: coarse) {{
+  .digitpad button.widget-button, .digitpad button.widget-toggle-button {{ height: 44px !important; min-width: 44px; }}
+  .digitpad .digitpad-labels .widget-toggle-button {{ width: 44px; min-width: 44px; }}
+}}
 .digitpad .digitpad-status, .digitpad .digitpad-heading {{ max-width: 100%; }}
 .digitpad .digitpad-status .widget-html-content,
 .digitpad .digitpad-heading .widget-html-content {{ white-space: normal; line-height: 1.4; }}
@@ -117,7 +127,8 @@ STYLE = f"""
   .digitpad .digitpad-reading {{ max-width: 720px; }}
 }}
 /* presentation mode: large enough for the back of a room */
-.digitpad.digitpad-present {{ --pad: min(56vw, 78vh); --seen: min(20vw, 200px); --big: min(16vw, 220px);
+.digitpad.digitpad-present {{ --pad: min(56vw, 78vh, calc(100vh - 230px)); --seen: min(20vw, 200px, 22vh);
+  --big: min(16vw, 220px);
   --jp-widgets-font-size: 22px; --jp-widgets-inline-height: 44px; }}
 .digitpad.digitpad-present .digitpad-reading {{ max-width: none; }}
 @media (max-width: 600px) {{
@@ -159,6 +170,27 @@ PAGE_SCRIPT = """
   };
   label();
   new MutationObserver(label).observe(document.body, {childList: true, subtree: true});
+  // a button pressed from the keyboard may switch itself off (Teach it, Undo teach), and the browser then
+  // drops the focus to the page: it goes to the next control that is on instead (or, at the end, the last)
+  let focused = null;
+  document.addEventListener("focusin", (event) => { focused = event.target; });
+  const controls = (pad) => [...pad.querySelectorAll("button, a[href]")]
+    .filter((el) => !el.disabled && el.offsetParent !== null);
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const el = record.target;
+      if (record.attributeName === "class" && el.matches(".digitpad-labels button")) {
+        el.setAttribute("aria-pressed", el.classList.contains("mod-active") ? "true" : "false");
+      }
+      if (record.attributeName === "disabled" && el.disabled && el === focused && el.closest(".digitpad") &&
+          (document.activeElement === document.body || document.activeElement === el)) {
+        const all = controls(el.closest(".digitpad"));
+        const after = all.filter((other) => el.compareDocumentPosition(other) & Node.DOCUMENT_POSITION_FOLLOWING);
+        const next = after.length ? after[0] : all[all.length - 1];
+        if (next) next.focus();
+      }
+    }
+  }).observe(document.body, {attributes: true, attributeFilter: ["class", "disabled"], subtree: true});
   const onPad = (target) => target instanceof HTMLCanvasElement && target.classList.contains("digitpad-canvas");
   window.addEventListener("keydown", (event) => {
     if (event.key === "Tab" && onPad(event.target)) {
@@ -185,6 +217,7 @@ class DigitPad(Pad):
         self._message_is_news = False       # the status shows Pad's last message until the drawing changes
         self._report = None                 # the last teach's TeachReport
         self._seen = None                   # the 28x28 image last sent to the browser
+        self._reset_armed = False           # "Reset to pretrained" pressed once: the next press resets
         self._last_shown = -np.inf          # when the view was last brought up to date
         super().__init__(*args, **kwargs)
         self._build(present)
@@ -195,6 +228,7 @@ class DigitPad(Pad):
 
     def on_pen_down(self, x, y):
         self._message_is_news = False
+        self._disarm_reset()
         with ipycanvas.hold_canvas():
             self.canvas.fill_circle(float(x), float(y), PEN_WIDTH / 2)
         super().on_pen_down(x, y)
@@ -208,15 +242,26 @@ class DigitPad(Pad):
 
     def clear(self):
         self._message_is_news = False
+        self._disarm_reset()
         super().clear()
+        self._forget_choice()
         self._redraw()
 
     def undo(self):
         self._message_is_news = False
+        self._disarm_reset()
         super().undo()
+        if self.image is None:
+            self._forget_choice()
         self._redraw()
 
+    def _forget_choice(self):
+        """A new drawing starts with no digit chosen: the last one's choice must never teach it."""
+        if self._built:
+            self.label_choice.value = None
+
     def teach(self, label):
+        self._disarm_reset()
         report = super().teach(label)
         if report is not None:
             self._report = report
@@ -227,11 +272,27 @@ class DigitPad(Pad):
 
     def undo_teach(self):
         self._report = None
+        self._disarm_reset()
         return super().undo_teach()
 
     def reset(self):
         self._report = None
+        self._disarm_reset()
         super().reset()
+
+    def _reset_pressed(self):
+        """Reset undoes every lesson of this pad, and cannot be undone itself: it takes a second press."""
+        if self._reset_armed:
+            self.reset()
+            return
+        self._reset_armed = True
+        self.reset_button.description = "Press again to reset"
+        self._say("Press \u201cPress again to reset\u201d to undo every lesson of this pad; anything else keeps them.")
+
+    def _disarm_reset(self):
+        if self._reset_armed:
+            self._reset_armed = False
+            self.reset_button.description = "Reset to pretrained"
 
     def save_model_copy(self):
         """Save the model under a new name (``my_model-1.npz``, ``-2``, ...) and offer it for download."""
@@ -244,6 +305,7 @@ class DigitPad(Pad):
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         self.download.value = (f"<a download='{html.escape(path.name)}' href='data:application/octet-stream;"
                                f"base64,{data}'>Download {html.escape(path.name)}</a>")
+        self._say(f"Model saved as {path.name}: the link below downloads it.")      # not the server's path
         return path
 
     def _say(self, message):
@@ -252,6 +314,8 @@ class DigitPad(Pad):
 
     def _safely(self, action):
         """Run a button's action; an error becomes words in the status line, never a traceback."""
+        if action != self._reset_pressed:          # any other button keeps the lessons
+            self._disarm_reset()
         try:
             action()
         except (ValueError, OSError) as err:
@@ -297,20 +361,21 @@ class DigitPad(Pad):
         self.label_choice = W.ToggleButtons(options=[str(d) for d in range(10)], value=None,
                                             tooltips=[f"I drew a {d}" for d in range(10)])
         self.label_choice.add_class("digitpad-labels")
-        self.label_choice.observe(lambda _: self._show(), "value")
+        self.label_choice.observe(lambda _: (self._disarm_reset(), self._show()), "value")
         self.teach_button = button("Teach it", "digitpad-teach-button", self._teach_choice,
                                    "Teach the network the digit you chose (Ctrl+Enter)")
         self.undo_teach_button = button("Undo teach", "digitpad-undo-teach", self.undo_teach,
                                         "Put the network back as it was before the last teach")
         self.save_button = button("Save model", "digitpad-save", self.save_model_copy,
                                   "Save the taught network to a new file, and download it")
-        self.reset_button = button("Reset to pretrained", "digitpad-reset", self.reset,
-                                   "Go back to the shipped network (taught drawings stay)")
+        self.reset_button = button("Reset to pretrained", "digitpad-reset", self._reset_pressed,
+                                   "Go back to the shipped network, undoing every lesson of this pad "
+                                   "(taught drawings stay); asks for a second press")
         self.present_toggle = W.ToggleButton(description="Presentation mode", value=present,
                                              tooltip="Large pad and prediction, for a projector")
         self.present_toggle.add_class("digitpad-present-toggle")
         self.present_toggle.observe(lambda change: self._present(change["new"]), "value")
-        self.taught_label = W.Label()
+        self.taught_label = W.Label(tooltip="Drawings in the taught-drawings file, from every pad that shares it")
         self.taught_label.add_class("digitpad-taught")
         self.download = W.HTML()
         self.download.add_class("digitpad-download")
@@ -381,7 +446,9 @@ class DigitPad(Pad):
         if again or self._seen is None or not np.array_equal(grey, self._seen):
             self._seen = grey
             with ipycanvas.hold_canvas():
-                self.seen.put_image_data(np.stack([grey] * 3, axis=-1), 0, 0)            # (28, 28, 3)
+                # RGBA, which ipycanvas sends as a PNG: exact pixels (RGB would go as a JPEG, and speckle)
+                opaque = np.full_like(grey, 255)
+                self.seen.put_image_data(np.stack([grey, grey, grey, opaque], axis=-1), 0, 0)     # (28, 28, 4)
 
     def _show(self):
         """The top digit, the ten probabilities, the teaching controls, the status and the 28x28 input."""
@@ -401,7 +468,7 @@ class DigitPad(Pad):
         self.teach_button.description = "Teach it" if chosen is None else f"Teach it: this is a {chosen}"
         self.teach_button.disabled = not self.teaching or self.image is None or chosen is None
         self.undo_teach_button.disabled = not self.can_undo_teach
-        self.taught_label.value = f"Drawings taught: {self.taught_count}"
+        self.taught_label.value = f"Taught drawings (all pads): {self.taught_count}"
         self.status_line.value = html.escape(self._status_text())
         self._show_seen()
 
@@ -411,8 +478,8 @@ class DigitPad(Pad):
         r = self._report
         if r is not None and self.status == r.message:        # the teach's numbers, in the pad's own percents
             return (f"Taught a {r.label}: p({r.label}) on your drawing {percent(r.p_before)} \u2192 "
-                    f"{percent(r.p_after)}; MNIST test digits read right {r.accuracy_before:.1%} \u2192 "
-                    f"{r.accuracy_after:.1%}.")
+                    f"{percent(r.p_after)}; of {FORGETTING_SAMPLE:,} MNIST test digits, read right "
+                    f"{r.accuracy_before:.1%} \u2192 {r.accuracy_after:.1%}.")
         return self.status
 
     def _reading(self):

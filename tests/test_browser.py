@@ -303,7 +303,7 @@ def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
         count = len(load_taught(taught)[1])
         page.locator(".digitpad-labels button", has_text=str(digit)).tap()
         page.locator(".digitpad-teach-button").tap()
-        expect(page.locator(".digitpad-taught")).to_have_text(f"Drawings taught: {count + 1}", timeout=15_000)
+        expect(page.locator(".digitpad-taught")).to_have_text(f"Taught drawings (all pads): {count + 1}", timeout=15_000)
         expect(page.locator(".digitpad-status")).to_contain_text(f"p({digit}) on your drawing")
 
         assert page.evaluate(LAYOUT_PROBLEMS) == []
@@ -359,16 +359,28 @@ def test_keyboard_only(sync_api, app, browser):
         page.keyboard.press("Control+Enter")            # no digit chosen: teaches nothing
         page.keyboard.press(str(digit))
         expect(page.locator(".digitpad-teach-button")).to_have_text(f"Teach it: this is a {digit}")
+        chosen = page.locator(".digitpad-labels button", has_text=str(digit))
+        expect(chosen).to_have_attribute("aria-pressed", "true", timeout=15_000)     # screen readers hear it
         reached += tab_through(page)                    # now Teach it is on
         page.keyboard.press("Control+Enter")
         taught_label = page.locator(".digitpad-taught")
-        expect(taught_label).to_have_text(f"Drawings taught: {count + 1}", timeout=15_000)
+        expect(taught_label).to_have_text(f"Taught drawings (all pads): {count + 1}", timeout=15_000)
         reached += tab_through(page)                    # now Undo teach is on
         assert set(CONTROLS) <= {"Teach it" if r.startswith("Teach it") else r for r in reached}
         page.locator(".digitpad-undo-teach").focus()
         page.keyboard.press("Enter")
-        expect(taught_label).to_have_text(f"Drawings taught: {count}", timeout=15_000)
+        expect(taught_label).to_have_text(f"Taught drawings (all pads): {count}", timeout=15_000)
         assert len(load_taught(taught)[1]) == count
+        # Undo teach switched itself off: the focus moved on to the next button, not back to the page
+        expect(page.locator(".digitpad-undo-teach")).to_be_disabled()
+        page.wait_for_function("document.activeElement && document.activeElement.tagName === 'BUTTON' && "
+                               "!document.activeElement.disabled", timeout=15_000)
+
+        page.keyboard.press(str(digit))                 # a digit chosen, then the pad cleared: the choice goes too
+        expect(chosen).to_have_attribute("aria-pressed", "true", timeout=15_000)
+        page.keyboard.press("Escape")
+        expect(page.locator(".digitpad-teach-button")).to_have_text("Teach it", timeout=15_000)
+        expect(chosen).to_have_attribute("aria-pressed", "false", timeout=15_000)
 
         page.keyboard.press("Backspace")                # undo the one stroke
         expect(announce).to_have_text("The pad is blank.", timeout=15_000)

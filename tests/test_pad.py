@@ -117,7 +117,7 @@ def test_teach_raises_the_probability_and_keeps_the_drawing(pad, tmp_path):
     assert len(y_test) == 1000 and report.accuracy_after == pad.model.evaluate(X_test, y_test)
     assert 0.9 < report.accuracy_before <= 1 and "Taught a 7: p(7)" in pad.status_line.value
     assert f"{report.accuracy_before:.1%} \u2192 {report.accuracy_after:.1%}" in pad.status_line.value
-    assert pad.taught_count == 1 and "Drawings taught: 1" in pad.taught_label.value
+    assert pad.taught_count == 1 and "Taught drawings (all pads): 1" in pad.taught_label.value
     draw_digit(pad, 3)
     pad.label_choice.value = "3"
     pad.teach_button.click()
@@ -215,6 +215,7 @@ def test_save_model_and_reset(pad, tmp_path):
     assert np.allclose(saved.predict_proba(pad.image), pad.model.predict_proba(pad.image))
     assert not np.allclose(saved.weights[0], load_pretrained().weights[0])
     pad.reset_button.click()
+    pad.reset_button.click()                                        # reset asks for a second press
     assert pad.taught_count == 1 and not pad.can_undo_teach        # the taught drawing stays in its file
     assert np.allclose(pad.model.predict_proba(pad.image), load_pretrained().predict_proba(pad.image))
 

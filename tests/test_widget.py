@@ -85,11 +85,11 @@ def test_teaching_takes_a_chosen_digit_and_a_press(pad, tmp_path):
     pad.label_choice.value = "7"
     assert not pad.teach_button.disabled and pad.teach_button.description == "Teach it: this is a 7"
     pad.teach_button.click()
-    assert pad.taught_count == 1 and pad.taught_label.value == "Drawings taught: 1"
+    assert pad.taught_count == 1 and pad.taught_label.value == "Taught drawings (all pads): 1"
     report = pad._report
     assert pad.status_line.value == html.escape(
-        f"Taught a 7: p(7) on your drawing {percent(report.p_before)} \u2192 {percent(report.p_after)}; MNIST test "
-        f"digits read right {report.accuracy_before:.1%} \u2192 {report.accuracy_after:.1%}.")
+        f"Taught a 7: p(7) on your drawing {percent(report.p_before)} \u2192 {percent(report.p_after)}; of 1,000 "
+        f"MNIST test digits, read right {report.accuracy_before:.1%} \u2192 {report.accuracy_after:.1%}.")
     assert pad.label_choice.value is None and pad.teach_button.disabled    # a second press teaches nothing
     pad.teach_button.click()
     assert pad.taught_count == 1
@@ -124,7 +124,56 @@ def test_an_unexpected_error_becomes_words(pad, monkeypatch):
 
     monkeypatch.setattr("ocrlib.pad.load_pretrained", broken)
     pad.reset_button.click()
+    pad.reset_button.click()
     assert "Something went wrong (RuntimeError: no model)" in pad.status_line.value
+
+
+def test_a_cleared_pad_forgets_the_chosen_digit(pad):
+    """Choose 9 for one drawing, clear it (or undo it away) and draw another: that one is never taught as 9."""
+    for wipe in (pad.clear, pad.undo):
+        draw_one(pad)
+        pad.label_choice.value = "9"
+        wipe()
+        assert pad.label_choice.value is None
+        draw_one(pad)
+        assert pad.teach_button.disabled and pad.teach_button.description == "Teach it"
+        pad.teach_button.click()
+        assert pad.taught_count == 0
+        pad.clear()
+
+
+def test_reset_takes_a_second_press_and_anything_else_keeps_the_lessons(pad):
+    draw_one(pad)
+    pad.label_choice.value = "7"
+    pad.teach_button.click()
+    taught = [w.copy() for w in pad.model.weights]
+    pad.reset_button.click()
+    assert pad.reset_button.description == "Press again to reset" and "again" in pad.status_line.value
+    pad.clear()                                         # anything else: not reset, and the next press asks again
+    assert pad.reset_button.description == "Reset to pretrained"
+    pad.reset_button.click()
+    assert all(np.array_equal(w, t) for w, t in zip(pad.model.weights, taught))
+    pad.reset_button.click()
+    assert not np.array_equal(pad.model.weights[0], taught[0]) and "Back to the pretrained" in pad.status_line.value
+    assert pad.reset_button.description == "Reset to pretrained"
+
+
+def test_the_image_the_network_sees_reaches_the_page_pixel_for_pixel(pad, monkeypatch):
+    """ipycanvas sends an RGB array as a JPEG, whose speckles are not what the network reads; RGBA goes as PNG."""
+    from ipycanvas.utils import binary_image, image_bytes_to_array
+
+    sent = []
+    monkeypatch.setattr(pad.seen, "put_image_data", lambda array, x, y: sent.append(array))
+    pad.on_pen_down(60, 60)                             # a crossed zero: sharp edges, where a JPEG speckles
+    for t in np.linspace(0, 2 * np.pi, 60):
+        pad.on_pen_move(140 + 80 * np.cos(t), 140 + 100 * np.sin(t))
+    pad.on_pen_up(140 + 80, 140)
+    pad.on_pen_down(70, 230)
+    pad.on_pen_up(210, 50)
+    grey = np.round(pad.image * 255).astype(np.uint8)
+    received = image_bytes_to_array(binary_image(sent[-1]))
+    assert received.shape == (28, 28, 4) and np.array_equal(received[..., 0], grey)
+    assert np.all(received[..., 3] == 255)
 
 
 def test_presentation_mode_is_a_class_on_the_pad(tmp_path):
