@@ -166,8 +166,9 @@ class Pad:
         strokes = self.strokes + ([np.array(self.current)] if self.current else [])
         try:
             p_before, p_after = self.teacher.teach(self.image, label, strokes=strokes)
-        except DuplicateDrawing as err:
-            self._say(f"Not taught: {err}.")
+        except DuplicateDrawing:             # its message names the file, which is the server's business
+            self._say("Not taught: this very drawing is already among the taught drawings (taught before a "
+                      "reset, or by another pad). Draw a new digit.")
             return None
         accuracy_after = self.model.evaluate(X_sample, y_sample)
         self.taught_as = label

@@ -96,6 +96,7 @@ STYLE = f"""
 .digitpad .digitpad-labels .widget-toggle-button.mod-active {{ background: #1565c0; color: #fff; font-weight: bold; }}
 .digitpad button:focus-visible, .digitpad a:focus-visible {{ outline: 3px solid #1565c0 !important; outline-offset: 1px; }}
 .digitpad button:focus:not(:focus-visible) {{ outline: none !important; }}
+.digitpad .digitpad-labels .mod-active:focus-visible {{ outline-color: #111 !important; }}
 .digitpad .digitpad-download a {{ color: #1565c0; text-decoration: underline; font-size: 1.1em; line-height: 2; }}
 /* a finger needs 44 px */
 @media (pointer: coarse) {{
@@ -160,6 +161,9 @@ PAGE_SCRIPT = """
         el.setAttribute("role", "img");
         el.setAttribute("aria-label", name);
       }
+    }
+    for (const el of document.querySelectorAll(".digitpad-labels button:not([aria-pressed])")) {
+      el.setAttribute("aria-pressed", el.classList.contains("mod-active") ? "true" : "false");
     }
     for (const el of document.querySelectorAll(".digitpad-announce, .digitpad-status")) {
       if (!el.hasAttribute("aria-live")) {
@@ -287,12 +291,14 @@ class DigitPad(Pad):
             return
         self._reset_armed = True
         self.reset_button.description = "Press again to reset"
+        self.reset_button.button_style = "danger"
         self._say("Press \u201cPress again to reset\u201d to undo every lesson of this pad; anything else keeps them.")
 
     def _disarm_reset(self):
         if self._reset_armed:
             self._reset_armed = False
             self.reset_button.description = "Reset to pretrained"
+            self.reset_button.button_style = ""
 
     def save_model_copy(self):
         """Save the model under a new name (``my_model-1.npz``, ``-2``, ...) and offer it for download."""
@@ -305,7 +311,7 @@ class DigitPad(Pad):
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         self.download.value = (f"<a download='{html.escape(path.name)}' href='data:application/octet-stream;"
                                f"base64,{data}'>Download {html.escape(path.name)}</a>")
-        self._say(f"Model saved as {path.name}: the link below downloads it.")      # not the server's path
+        self._say(f"Model saved as {path.name}: the link above downloads it.")      # not the server's path
         return path
 
     def _say(self, message):
@@ -414,6 +420,7 @@ class DigitPad(Pad):
             self.teach(int(self.label_choice.value))
 
     def _present(self, on):
+        self._disarm_reset()                    # every control but Reset itself keeps the lessons
         (self.widget.add_class if on else self.widget.remove_class)("digitpad-present")
 
     def _ipython_display_(self):

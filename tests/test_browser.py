@@ -303,7 +303,8 @@ def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
         count = len(load_taught(taught)[1])
         page.locator(".digitpad-labels button", has_text=str(digit)).tap()
         page.locator(".digitpad-teach-button").tap()
-        expect(page.locator(".digitpad-taught")).to_have_text(f"Taught drawings (all pads): {count + 1}", timeout=15_000)
+        expect(page.locator(".digitpad-taught")).to_have_text(f"Taught drawings (all pads): {count + 1}",
+                                                              timeout=15_000)
         expect(page.locator(".digitpad-status")).to_contain_text(f"p({digit}) on your drawing")
 
         assert page.evaluate(LAYOUT_PROBLEMS) == []
@@ -319,11 +320,16 @@ def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
         if size == "phone":                             # and further down: teaching
             page.locator(".digitpad-status").scroll_into_view_if_needed()
             screenshot(page, f"digit_pad_app_{width}x{height}_teach.png", top=False)
-        if size == "projector":                         # presentation mode: larger still, and still no overflow
+        if size in ("laptop", "projector"):             # presentation mode: larger still, and still no overflow
             page.locator(".digitpad-present-toggle").click()
             expect(page.locator(".digitpad.digitpad-present")).to_have_count(1, timeout=15_000)
             assert page.evaluate(LAYOUT_PROBLEMS) == []
-            assert page.locator(".digitpad-canvas").bounding_box()["width"] >= 0.7 * height
+            share = 0.7 if size == "projector" else 0.6
+            assert page.locator(".digitpad-canvas").bounding_box()["width"] >= share * height
+            page.evaluate("document.getElementById('rendered_cells').scrollTop = 0")
+            for part in (".digitpad-clear", ".digitpad-bar-row >> nth=9"):      # pad and all ten bars on one screen
+                box = page.locator(part).bounding_box()
+                assert box["y"] + box["height"] <= height, f"{part} ends at {box['y'] + box['height']:.0f} px"
             screenshot(page, f"digit_pad_app_{width}x{height}_presentation.png")
         assert foreign(requests, url) == [] and len(requests) > 20
     except BaseException:

@@ -282,6 +282,9 @@ def test_the_same_drawing_is_taught_once(pad, tmp_path):
     assert pad.teach(1) is not None and load_taught(pad.taught_path)[1].tolist() == [1]
     draw(pad, [(60, 40), (60, 60)])                                   # a changed drawing is a new one
     assert pad.teach(1) is not None and pad.taught_count == 2
+    pad.reset()                                   # the pad forgets what it taught; the database does not
+    assert pad.teach(1) is None and "already among the taught drawings" in pad.status
+    assert str(tmp_path) not in pad.status and pad.taught_count == 2  # a student never sees the server's paths
 
 
 def test_teaching_rehearses_and_keeps_mnist(pad):

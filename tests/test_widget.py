@@ -156,6 +156,10 @@ def test_reset_takes_a_second_press_and_anything_else_keeps_the_lessons(pad):
     pad.reset_button.click()
     assert not np.array_equal(pad.model.weights[0], taught[0]) and "Back to the pretrained" in pad.status_line.value
     assert pad.reset_button.description == "Reset to pretrained"
+    pad.reset_button.click()                            # armed, then the presentation toggle: not reset either
+    assert pad.reset_button.button_style == "danger"
+    pad.present_toggle.value = True
+    assert pad.reset_button.description == "Reset to pretrained" and pad.reset_button.button_style == ""
 
 
 def test_the_image_the_network_sees_reaches_the_page_pixel_for_pixel(pad, monkeypatch):
