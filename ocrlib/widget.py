@@ -115,9 +115,11 @@ STYLE = f"""
   .digitpad {{ --pad: calc(100vw - 24px); --seen: 112px; --big: 80px; }}
   .digitpad .digitpad-reading {{ flex-basis: 100% !important; }}
 }}
+.digitpad .digitpad-jump {{ display: none; }}
 /* a phone held sideways: the pad as tall as the screen, the reading beside it */
 @media (max-height: 500px) and (orientation: landscape) {{
   .digitpad {{ --pad: calc(100vh - 60px); --seen: 96px; --big: 72px; }}
+  .digitpad .digitpad-jump {{ display: inline-block; }}
   .digitpad .digitpad-main {{ flex-wrap: nowrap; }}
   .digitpad .digitpad-reading {{ flex: 1 1 auto !important; }}
 }}
@@ -201,6 +203,12 @@ PAGE_SCRIPT = """
       event.stopImmediatePropagation();          // the canvas never sees it: the browser moves the focus on
     }
   }, true);
+  document.addEventListener("click", (event) => {
+    const jump = event.target.closest && event.target.closest(".digitpad-jump");
+    const pad = jump && jump.closest(".digitpad");
+    const teach = pad && pad.querySelector(".digitpad-teach-box");
+    if (teach) teach.scrollIntoView({behavior: "smooth", block: "start"});
+  });
   window.addEventListener("mousemove", (event) => {
     if (event.buttons === 0 && onPad(event.target)) {
       event.stopImmediatePropagation();          // no button pressed, nothing drawn: not sent to the kernel
@@ -390,7 +398,11 @@ class DigitPad(Pad):
         self.announce = W.HTML()
         self.announce.add_class("digitpad-announce")
 
-        drawing = _box(W.VBox, [self.canvas, _box(W.HBox, [self.clear_button, self.undo_button], "digitpad-row")],
+        # a phone held sideways shows only the pad and the reading: this button says teaching is further down
+        self.jump_button = W.Button(description="Wrong? Teach it \u2193", tooltip="Go down to the teaching controls")
+        self.jump_button.add_class("digitpad-jump")         # the pad's script scrolls; the kernel hears nothing
+        row = [self.clear_button, self.undo_button] + ([self.jump_button] if self.teaching else [])
+        drawing = _box(W.VBox, [self.canvas, _box(W.HBox, row, "digitpad-row")],
                        "digitpad-drawing")
         seen = W.VBox([W.HTML("<b>The network sees</b>"), self.seen])
         guess = W.VBox([W.HTML("<b>It reads</b>"), self.digit_label])
@@ -402,6 +414,7 @@ class DigitPad(Pad):
         self.teach_box = W.VBox([heading, self.label_choice,
                                  _box(W.HBox, [self.teach_button, self.undo_teach_button, self.taught_label],
                                       "digitpad-row")])
+        self.teach_box.add_class("digitpad-teach-box")
         tools = [self.save_button, self.reset_button] if self.teaching else []
         self.widget = W.VBox([W.HTML(f"<style>{STYLE}</style>"),
                               _box(W.HBox, [drawing, reading], "digitpad-main"),

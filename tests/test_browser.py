@@ -243,9 +243,9 @@ LAYOUT_PROBLEMS = """() => {
 def tab_through(page):
     """From the first control (Clear), press Tab through all the others; the controls reached, in order.
 
-    They must be exactly the pad's enabled buttons in the order they appear, and never a canvas."""
+    They must be exactly the pad's enabled buttons on show in the order they appear, and never a canvas."""
     enabled = page.evaluate("[...document.querySelectorAll('.digitpad button:not(:disabled)')]"
-                            ".map(b => b.innerText.trim())")
+                            ".filter(b => b.offsetParent !== null).map(b => b.innerText.trim())")
     page.locator(".digitpad-clear").focus()
     reached = [page.evaluate("document.activeElement.innerText.trim()")]
     for _ in enabled[1:]:
@@ -315,6 +315,16 @@ def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
             assert canvas["y"] + canvas["height"] <= height and reading["x"] >= canvas["x"] + canvas["width"]
         else:                                           # larger screens: a larger pad
             assert canvas["width"] >= (320 if size == "laptop" else 560)
+        jump = page.locator(".digitpad-jump")           # "Wrong? Teach it": only where teaching is off screen
+        if size == "phone-landscape":
+            page.evaluate("document.getElementById('rendered_cells').scrollTop = 0")
+            expect(jump).to_be_in_viewport()
+            jump.tap()
+            page.wait_for_function("(() => { const box = document.querySelector('.digitpad-teach-box')"
+                                   ".getBoundingClientRect(); return box.top >= 0 && box.top < innerHeight; })()",
+                                   timeout=15_000)
+        else:
+            expect(jump).to_be_hidden()
 
         screenshot(page, "digit_pad_app.png" if size == "laptop" else f"digit_pad_app_{width}x{height}.png")
         if size == "phone":                             # and further down: teaching
