@@ -33,7 +33,7 @@ from ocrlib.paths import TAUGHT_PATH
 from ocrlib.strokeset import KINDS, SOURCES, StrokeSetError, save_stroke_set, unpack
 
 APPLICATION_ID = 0x4F435254     # "OCRT" in the file header: this file is a taught-drawings database
-SCHEMA_VERSION = 1              # PRAGMA user_version
+SCHEMA_VERSION = 2              # PRAGMA user_version: 2 added the checksum (a version-1 file is upgraded)
 BUSY_TIMEOUT = 60.0             # seconds a writer waits for another one's transaction before giving up
 
 SCHEMA = """
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS drawings (
     strokes   TEXT NOT NULL,                                -- JSON [[[x, y], ...], ...], canvas pixels, y down
     taught_at REAL NOT NULL,                                -- seconds since 1970 (UTC)
     pad       TEXT NOT NULL,                                -- which pad taught it
-    digest    TEXT NOT NULL UNIQUE                          -- SHA-256 of image and strokes: no drawing twice
+    digest    TEXT NOT NULL UNIQUE,                         -- SHA-256 of image and strokes: no drawing twice
+    checksum  TEXT NOT NULL DEFAULT ''                      -- SHA-256 of label, image and strokes: damage found
 );
 CREATE TABLE IF NOT EXISTS imported (
     name      TEXT PRIMARY KEY,                             -- an earlier .npz file, imported once
@@ -77,6 +78,12 @@ def drawing_digest(image, strokes):
     return hashlib.sha256(_image_bytes(image) + _strokes_json(strokes).encode()).hexdigest()
 
 
+def _checksum(label, image_bytes, strokes_json):
+    """SHA-256 of what a row says was taught: its label, image bytes and strokes. The digest leaves the label
+    out (the same drawing under two labels is still the same drawing); this covers it."""
+    return hashlib.sha256(f"{label}:".encode() + image_bytes + strokes_json.encode()).hexdigest()
+
+
 class TaughtStore:
     """The taught drawings in one SQLite file. Every method opens its own short connection and closes it, so
     a store can be used from any thread, and many stores (in many processes) can share one file."""
@@ -96,15 +103,21 @@ class TaughtStore:
         Raises ``DuplicateDrawing`` if this very drawing (image and strokes) is already stored.
         """
         label = check_label(label)
-        row = (label, _image_bytes(image), _strokes_json(strokes), time.time(), str(pad),
-               drawing_digest(image, strokes))
+        image_bytes, strokes_json = _image_bytes(image), _strokes_json(strokes)
+        digest = drawing_digest(image, strokes)
+        row = (label, image_bytes, strokes_json, time.time(), str(pad), digest,
+               _checksum(label, image_bytes, strokes_json))
         with self._connect() as db:
             try:
-                cursor = db.execute("INSERT INTO drawings (label, image, strokes, taught_at, pad, digest) "
-                                    "VALUES (?, ?, ?, ?, ?, ?)", row)
-            except sqlite3.IntegrityError:
-                (same,) = db.execute("SELECT id FROM drawings WHERE digest = ?", (row[-1],)).fetchone()
-                raise DuplicateDrawing(f"this drawing is already in {self.path} (drawing {same})") from None
+                cursor = db.execute("INSERT INTO drawings (label, image, strokes, taught_at, pad, digest, checksum) "
+                                    "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError as err:
+                same = db.execute("SELECT id FROM drawings WHERE digest = ?", (digest,)).fetchone()
+                if same is None:                # refused, yet not a duplicate: the file's index is damaged
+                    raise TaughtFileError(f"{self.path}: the taught-drawings database refused a new drawing "
+                                          f"({err}) and holds no copy of it: it is damaged; it was left as it "
+                                          f"is") from None
+                raise DuplicateDrawing(f"this drawing is already in {self.path} (drawing {same[0]})") from None
             return cursor.lastrowid
 
     def remove(self, drawing_id):
@@ -126,8 +139,8 @@ class TaughtStore:
         if not self._exists():
             return np.zeros(0, np.int64), [], np.zeros((0,) + IMAGE_SHAPE, np.uint8), np.zeros(0, np.intp)
         with self._connect() as db:
-            rows = db.execute("SELECT id, strokes, image, label, digest FROM drawings WHERE id > ? ORDER BY id",
-                              (int(since),)).fetchall()
+            rows = db.execute("SELECT id, strokes, image, label, digest, checksum FROM drawings WHERE id > ? "
+                              "ORDER BY id", (int(since),)).fetchall()
         drawings = [_row_strokes(row, self.path) for row in rows]
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         images = np.frombuffer(b"".join(r[2] for r in rows), np.uint8).reshape((-1,) + IMAGE_SHAPE)
@@ -168,7 +181,9 @@ class TaughtStore:
                                       f"this ocrlib reads ({SCHEMA_VERSION}); it was left as it is")
             else:                                           # ours: its tables must be as SCHEMA makes them
                 _check_pages(db, self.path)
-                _check_tables(db, self.path)
+                _check_tables(db, self.path, version)
+                if version < SCHEMA_VERSION:
+                    _upgrade(db, self.path)
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -186,10 +201,12 @@ class TaughtStore:
                 return
             drawings, images, labels = _read_npz(npz_path)
             for strokes, image, label in zip(drawings, images, labels):
-                db.execute("INSERT OR IGNORE INTO drawings (label, image, strokes, taught_at, pad, digest) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", (int(label), _image_bytes(image), _strokes_json(strokes),
-                                                         npz_path.stat().st_mtime, f"imported from {npz_path.name}",
-                                                         drawing_digest(image, strokes)))
+                image_bytes, strokes_json = _image_bytes(image), _strokes_json(strokes)
+                db.execute("INSERT OR IGNORE INTO drawings (label, image, strokes, taught_at, pad, digest, checksum) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (int(label), image_bytes, strokes_json, npz_path.stat().st_mtime,
+                            f"imported from {npz_path.name}", drawing_digest(image, strokes),
+                            _checksum(int(label), image_bytes, strokes_json)))
             db.execute("INSERT INTO imported (name, drawings, at) VALUES (?, ?, ?)",
                        (npz_path.name, len(labels), time.time()))
 
@@ -269,23 +286,40 @@ def _check_pages(db, path):
                               f"it was left as it is")
 
 
-def _check_tables(db, path):
-    """A database of ours holds the tables SCHEMA makes, with its columns; else ``TaughtFileError``."""
-    for table, columns in (("drawings", ("id", "label", "image", "strokes", "taught_at", "pad", "digest")),
-                           ("imported", ("name", "drawings", "at"))):
+DRAWING_COLUMNS = ("id", "label", "image", "strokes", "taught_at", "pad", "digest", "checksum")
+
+
+def _check_tables(db, path, version=SCHEMA_VERSION):
+    """A database of ours holds the tables SCHEMA makes (version 1: without the checksum), with its columns;
+    else ``TaughtFileError``."""
+    drawing_columns = DRAWING_COLUMNS if version >= 2 else DRAWING_COLUMNS[:-1]
+    for table, columns in (("drawings", drawing_columns), ("imported", ("name", "drawings", "at"))):
         found = tuple(r[1] for r in db.execute(f"PRAGMA table_info({table})"))
         if found != columns:
             raise TaughtFileError(f"{path}: table {table!r} has columns {list(found)}, expected {list(columns)}; "
                                   f"the file was left as it is")
 
 
-def _row_strokes(row, path):
-    """Check one row ``(id, strokes JSON, image, label, digest)`` as read back; its strokes as (k, 2) float32 arrays.
+def _upgrade(db, path):
+    """Version 1 to 2, in the transaction that opened the file: every row checked as version 1 checked it
+    (a damaged one stops the upgrade, and the file is left as it was), then its checksum added."""
+    rows = db.execute("SELECT id, strokes, image, label, digest FROM drawings ORDER BY id").fetchall()
+    for row in rows:
+        _row_strokes(row, path)
+    db.execute("ALTER TABLE drawings ADD COLUMN checksum TEXT NOT NULL DEFAULT ''")
+    db.executemany("UPDATE drawings SET checksum = ? WHERE id = ?",
+                   [(_checksum(label, image, strokes), drawing_id) for drawing_id, strokes, image, label, _ in rows])
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    SQLite keeps no checksum of its own: the digest stored with each drawing is checked against its image and
-    strokes, so that a damaged file is an error rather than other drawings than were taught.
+
+def _row_strokes(row, path):
+    """Check one row ``(id, strokes JSON, image, label, digest[, checksum])`` as read back; its strokes as (k, 2)
+    float32 arrays.
+
+    SQLite keeps no checksum of its own: the digest and checksum stored with each drawing are checked against
+    its label, image and strokes, so that a damaged file is an error rather than other drawings than were taught.
     """
-    drawing_id, strokes, image, label, digest = row
+    drawing_id, strokes, image, label, digest = row[:5]
     problem = None
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
         problem = f"label {label!r}, expected a digit 0..9"
@@ -300,6 +334,8 @@ def _row_strokes(row, path):
             problem = f"strokes that are not lists of (x, y) points ({type(err).__name__}: {str(err)[:80]})"
     if problem is None and digest != hashlib.sha256(image + strokes.encode()).hexdigest():
         problem = "an image or strokes that do not match their digest (the file is damaged)"
+    elif problem is None and len(row) > 5 and row[5] != _checksum(label, image, strokes):
+        problem = "a label, image or strokes that do not match their checksum (the file is damaged)"
     if problem is not None:
         raise TaughtFileError(f"{path}: drawing {drawing_id} has {problem}; the file was left as it is")
     return arrays

@@ -891,7 +891,7 @@ def _unchanged(path, data):
 
 def taught_cases(rng, tmp, n):
     from ocrlib import taught
-    from ocrlib.taught import APPLICATION_ID, SCHEMA, TaughtFileError
+    from ocrlib.taught import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, TaughtFileError
     template = tmp / "taught_template.sqlite"
     images, labels = _taught_db(template, 0)
     good = _sqlite_bytes(template)
@@ -921,7 +921,8 @@ def taught_cases(rng, tmp, n):
         "another program's database": "CREATE TABLE notes (id INTEGER, text TEXT); INSERT INTO notes VALUES (1, 'hi');",
         "a table 'drawings' of another program": "CREATE TABLE drawings (id INTEGER, svg TEXT);",
         "another application id": "PRAGMA application_id = 1234; CREATE TABLE drawings (id INTEGER);",
-        "a newer schema version": f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 2; " + SCHEMA,
+        "a newer schema version": f"PRAGMA application_id = {APPLICATION_ID}; "
+                                  f"PRAGMA user_version = {SCHEMA_VERSION + 1}; " + SCHEMA,
         "version 99": f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 99; " + SCHEMA,
         "the right table, columns missing": header + "CREATE TABLE drawings (id INTEGER PRIMARY KEY, label INTEGER, image BLOB);"
                                              "CREATE TABLE imported (name TEXT, drawings INTEGER, at REAL);",

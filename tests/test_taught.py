@@ -1,6 +1,7 @@
 """ocrlib.taught: the taught-drawings database, its round trips, many writers at once, and bad files."""
 
 import hashlib
+import json
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +17,7 @@ from ocrlib.taught import (
     DuplicateDrawing,
     TaughtFileError,
     TaughtStore,
+    drawing_digest,
     export_stroke_set,
     load_taught,
     resolve_path,
@@ -173,7 +175,7 @@ def test_a_schema_damaged_into_text_that_is_not_utf8_is_named_and_left_untouched
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     data = bytearray(path.read_bytes())
-    at = data.index(b"NOT NULL UNIQUE ") + len(b"NOT NULL UNIQUE")
+    at = data.index(b"digest    TEXT") + len(b"digest")
     assert data[at] == 0x20
     data[at] |= 0x80
     path.write_bytes(bytes(data))
@@ -323,6 +325,89 @@ def test_a_damaged_row_is_named_and_the_file_left_as_it_is(tmp_path):
         with pytest.raises(TaughtFileError, match="drawing 2") as error:
             load_taught(path)
         assert str(path) in str(error.value) and path.read_bytes() == damaged
+
+
+def test_a_label_damaged_into_another_digit_is_found(tmp_path):
+    """The digest leaves the label out (the same drawing under two labels is one drawing); the checksum does not."""
+    path = tmp_path / "taught.sqlite"
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        image, strokes, label = a_drawing(rng)
+        TaughtStore(path).add(image, label, strokes)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE drawings SET label = (label + 1) % 10 WHERE id = 2")
+    db.close()
+    damaged = path.read_bytes()
+    with pytest.raises(TaughtFileError, match="drawing 2 has a label, image or strokes that do not match"):
+        load_taught(path)
+    assert path.read_bytes() == damaged
+
+
+def test_a_drawing_refused_by_a_damaged_file_is_a_clear_error(tmp_path):
+    """A damaged constraint refuses a new drawing that is no duplicate: TaughtFileError, and nothing written."""
+    path = tmp_path / "taught.sqlite"
+    rng = np.random.default_rng(10)
+    TaughtStore(path).add(a_drawing(rng)[0], 0)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA writable_schema = ON")
+        db.execute("UPDATE sqlite_master SET sql = replace(sql, 'BETWEEN 0 AND 9', 'BETWEEN 0 AND 1') "
+                   "WHERE name = 'drawings'")
+        db.commit()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    damaged = path.read_bytes()
+    with pytest.raises(TaughtFileError, match="taught.sqlite: the taught-drawings database refused a new drawing"):
+        TaughtStore(path).add(a_drawing(rng)[0], 7)
+    assert path.read_bytes() == damaged
+
+
+VERSION_1 = """
+CREATE TABLE drawings (id INTEGER PRIMARY KEY AUTOINCREMENT, label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+    image BLOB NOT NULL CHECK (length(image) = 784), strokes TEXT NOT NULL, taught_at REAL NOT NULL,
+    pad TEXT NOT NULL, digest TEXT NOT NULL UNIQUE);
+CREATE TABLE imported (name TEXT PRIMARY KEY, drawings INTEGER NOT NULL, at REAL NOT NULL);
+"""
+
+
+def version_1_file(path, drawings):
+    """A taught-drawings database as version 1 wrote it (no checksum column), holding ``drawings``."""
+    db = sqlite3.connect(path)
+    db.executescript(f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;" + VERSION_1)
+    for image, strokes, label in drawings:
+        stored = json.dumps([np.round(s, 2).tolist() for s in strokes], separators=(",", ":"))
+        db.execute("INSERT INTO drawings (label, image, strokes, taught_at, pad, digest) VALUES (?, ?, ?, 0, 'old', ?)",
+                   (label, image.tobytes(), stored, drawing_digest(image, strokes)))
+    db.commit()
+    db.close()
+
+
+def test_a_version_1_file_is_upgraded_with_every_drawing_and_then_checked(tmp_path):
+    path = tmp_path / "taught.sqlite"
+    rng = np.random.default_rng(8)
+    drawings = [a_drawing(rng) for _ in range(3)]
+    version_1_file(path, drawings)
+    X, y = load_taught(path)
+    assert np.array_equal(X, np.stack([d[0] for d in drawings])) and y.tolist() == [d[2] for d in drawings]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("SELECT count(*) FROM drawings WHERE checksum = ''").fetchone()[0] == 0
+        db.execute("UPDATE drawings SET label = (label + 1) % 10 WHERE id = 3")      # now a flipped label shows
+    db.close()
+    with pytest.raises(TaughtFileError, match="drawing 3 has a label, image or strokes that do not match"):
+        load_taught(path)
+
+
+def test_a_damaged_version_1_file_is_not_upgraded_and_left_as_it_is(tmp_path):
+    path = tmp_path / "taught.sqlite"
+    rng = np.random.default_rng(9)
+    version_1_file(path, [a_drawing(rng) for _ in range(2)])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE drawings SET image = zeroblob(784) WHERE id = 2")
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(TaughtFileError, match="drawing 2"):
+        load_taught(path)
+    assert path.read_bytes() == before
 
 
 def test_a_table_with_other_columns_is_refused_and_not_changed(tmp_path):
