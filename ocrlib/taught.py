@@ -1,7 +1,8 @@
 """Drawings taught on the pad, kept in a SQLite database: one row per drawing, added in a transaction.
 
 Every teach adds one row: the drawing's strokes, the 28x28 image the network saw, the label, when, and which
-pad taught it. SQLite (Python's own ``sqlite3``) lets any number of pads, in any number of processes, add
+pad taught it, with two SHA-256 sums: the digest of image and strokes (no drawing is stored twice) and the
+checksum of label, image and strokes (a damaged row is an error when read, never another drawing). SQLite (Python's own ``sqlite3``) lets any number of pads, in any number of processes, add
 drawings to one file at the same time: each row goes in as one transaction, in write-ahead-log mode, so
 writers take turns for a moment instead of overwriting each other's copies, and a process killed at any
 instant leaves every committed row in place.
