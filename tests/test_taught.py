@@ -139,6 +139,24 @@ def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def damage(path, *statements):
+    """Change a database file behind the store's back, as damage would (constraints not checked); closed."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA ignore_check_constraints = ON")
+    for statement in statements:
+        db.execute(statement)
+    db.commit()
+    db.close()
+
+
+def refused_untouched(path, match):
+    """Reading ``path`` is a TaughtFileError naming it and matching ``match``, and leaves its bytes as they were."""
+    before = path.read_bytes()
+    with pytest.raises(TaughtFileError, match=match) as error:
+        load_taught(path)
+    assert str(path) in str(error.value) and path.read_bytes() == before
+
+
 def test_a_damaged_file_is_named_and_left_untouched(tmp_path):
     bad = tmp_path / "taught.sqlite"
     bad.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 20)
@@ -316,15 +334,8 @@ def test_a_damaged_row_is_named_and_the_file_left_as_it_is(tmp_path):
     for change in ("UPDATE drawings SET image = zeroblob(784) WHERE id = 2",
                    "UPDATE drawings SET label = 12 WHERE id = 2",
                    "UPDATE drawings SET image = zeroblob(783) WHERE id = 2"):
-        db = sqlite3.connect(path)
-        db.execute("PRAGMA ignore_check_constraints = ON")
-        db.execute(change)
-        db.commit()
-        db.close()
-        damaged = path.read_bytes()
-        with pytest.raises(TaughtFileError, match="drawing 2") as error:
-            load_taught(path)
-        assert str(path) in str(error.value) and path.read_bytes() == damaged
+        damage(path, change)
+        refused_untouched(path, "drawing 2")
 
 
 def test_a_label_damaged_into_another_digit_is_found(tmp_path):
@@ -334,13 +345,8 @@ def test_a_label_damaged_into_another_digit_is_found(tmp_path):
     for _ in range(3):
         image, strokes, label = a_drawing(rng)
         TaughtStore(path).add(image, label, strokes)
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE drawings SET label = (label + 1) % 10 WHERE id = 2")
-    db.close()
-    damaged = path.read_bytes()
-    with pytest.raises(TaughtFileError, match="drawing 2 has a label, image or strokes that do not match"):
-        load_taught(path)
-    assert path.read_bytes() == damaged
+    damage(path, "UPDATE drawings SET label = (label + 1) % 10 WHERE id = 2")
+    refused_untouched(path, "drawing 2 has a label, image or strokes that do not match")
 
 
 def test_a_drawing_refused_by_a_damaged_file_is_a_clear_error(tmp_path):
@@ -391,23 +397,17 @@ def test_a_version_1_file_is_upgraded_with_every_drawing_and_then_checked(tmp_pa
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
         assert db.execute("SELECT count(*) FROM drawings WHERE checksum = ''").fetchone()[0] == 0
-        db.execute("UPDATE drawings SET label = (label + 1) % 10 WHERE id = 3")      # now a flipped label shows
     db.close()
-    with pytest.raises(TaughtFileError, match="drawing 3 has a label, image or strokes that do not match"):
-        load_taught(path)
+    damage(path, "UPDATE drawings SET label = (label + 1) % 10 WHERE id = 3")     # now a flipped label shows
+    refused_untouched(path, "drawing 3 has a label, image or strokes that do not match")
 
 
 def test_a_damaged_version_1_file_is_not_upgraded_and_left_as_it_is(tmp_path):
     path = tmp_path / "taught.sqlite"
     rng = np.random.default_rng(9)
     version_1_file(path, [a_drawing(rng) for _ in range(2)])
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE drawings SET image = zeroblob(784) WHERE id = 2")
-    db.close()
-    before = path.read_bytes()
-    with pytest.raises(TaughtFileError, match="drawing 2"):
-        load_taught(path)
-    assert path.read_bytes() == before
+    damage(path, "UPDATE drawings SET image = zeroblob(784) WHERE id = 2")
+    refused_untouched(path, "drawing 2")
 
 
 def test_a_table_with_other_columns_is_refused_and_not_changed(tmp_path):
