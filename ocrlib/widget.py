@@ -149,6 +149,9 @@ STYLE = f"""
 # - screen readers get names for the two canvases, and hear the status line and each reading (live regions);
 # - a mouse that only passes over the pad, no button pressed, sends the kernel nothing (it would send a
 #   message for every move).
+# - a button that switches itself off when pressed from the keyboard (Teach it, Undo teach) hands the focus to
+#   the next one, where the browser would drop it to the page; the chosen digit's button says it is pressed;
+# - "Wrong? Teach it", shown only on a phone held sideways, scrolls down to the teaching controls.
 # The app's page (ocrlib/page/voila/templates/digitpad) adds key shortcuts.
 PAGE_SCRIPT = """
 (() => {
