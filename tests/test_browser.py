@@ -503,6 +503,9 @@ def test_in_jupyterlab_the_keyboard_is_never_stuck_on_the_pad(sync_api, browser,
 
             hovering, drawing = hover_then_draw(page, canvas, sent)                # the click focuses the canvas
             assert hovering == 0 and drawing > 0
+            sync_api.expect(page.locator(".digitpad-prediction")).not_to_contain_text("blank", timeout=15_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "digit_pad_in_jupyterlab_test.png"))    # to look at, not for docs
             sync_api.expect(page.locator(".digitpad-prediction")).to_contain_text("7", timeout=15_000)
             assert page.evaluate("document.activeElement.classList.contains('digitpad-canvas')")
             page.keyboard.press("Tab")
