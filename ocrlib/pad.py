@@ -118,8 +118,11 @@ class Pad:
             self.on_pen_move(x, y)
         self.strokes.append(np.array(self.current, dtype=np.float64))
         self.current = None
-        self._taught_count = len(self.store)    # other pads may have taught meanwhile
-        self.predict()
+        self.predict()                          # the reading first: it is what the person waits for
+        count = len(self.store)                 # then the count: other pads may have taught meanwhile
+        if count != self._taught_count:
+            self._taught_count = count
+            self._show()
 
     # --- buttons ---
 

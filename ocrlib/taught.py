@@ -2,8 +2,9 @@
 
 Every teach adds one row: the drawing's strokes, the 28x28 image the network saw, the label, when, and which
 pad taught it, with two SHA-256 sums: the digest of image and strokes (no drawing is stored twice) and the
-checksum of label, image and strokes (a damaged row is an error when read, never another drawing). SQLite (Python's own ``sqlite3``) lets any number of pads, in any number of processes, add
-drawings to one file at the same time: each row goes in as one transaction, in write-ahead-log mode, so
+checksum of label, image and strokes (a damaged row is an error when read, never another drawing). SQLite
+(Python's own ``sqlite3``) lets any number of pads, in any number of processes, add drawings to one file at
+the same time: each row goes in as one transaction, in write-ahead-log mode, so
 writers take turns for a moment instead of overwriting each other's copies, and a process killed at any
 instant leaves every committed row in place.
 
@@ -76,13 +77,28 @@ def resolve_path(path=None):
 
 def drawing_digest(image, strokes):
     """SHA-256 of a drawing's 784 image bytes and its strokes: equal for the same drawing, whatever pad made it."""
-    return hashlib.sha256(_image_bytes(image) + _strokes_json(strokes).encode()).hexdigest()
+    return _digest(_image_bytes(image), _strokes_json(strokes))
+
+
+def _digest(image_bytes, strokes_json):
+    return hashlib.sha256(image_bytes + strokes_json.encode()).hexdigest()
 
 
 def _checksum(label, image_bytes, strokes_json):
     """SHA-256 of what a row says was taught: its label, image bytes and strokes. The digest leaves the label
     out (the same drawing under two labels is still the same drawing); this covers it."""
     return hashlib.sha256(f"{label}:".encode() + image_bytes + strokes_json.encode()).hexdigest()
+
+
+INSERT = ("INSERT {} INTO drawings (label, image, strokes, taught_at, pad, digest, checksum) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+def _row(image, label, strokes, taught_at, pad):
+    """The values INSERT adds for one drawing: its bytes, strokes as JSON, and its two sums."""
+    image_bytes, strokes_json = _image_bytes(image), _strokes_json(strokes)
+    return (label, image_bytes, strokes_json, taught_at, pad, _digest(image_bytes, strokes_json),
+            _checksum(label, image_bytes, strokes_json))
 
 
 class TaughtStore:
@@ -103,17 +119,12 @@ class TaughtStore:
 
         Raises ``DuplicateDrawing`` if this very drawing (image and strokes) is already stored.
         """
-        label = check_label(label)
-        image_bytes, strokes_json = _image_bytes(image), _strokes_json(strokes)
-        digest = drawing_digest(image, strokes)
-        row = (label, image_bytes, strokes_json, time.time(), str(pad), digest,
-               _checksum(label, image_bytes, strokes_json))
+        row = _row(image, check_label(label), strokes, time.time(), str(pad))
         with self._connect() as db:
             try:
-                cursor = db.execute("INSERT INTO drawings (label, image, strokes, taught_at, pad, digest, checksum) "
-                                    "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                cursor = db.execute(INSERT.format(""), row)
             except sqlite3.IntegrityError as err:
-                same = db.execute("SELECT id FROM drawings WHERE digest = ?", (digest,)).fetchone()
+                same = db.execute("SELECT id FROM drawings WHERE digest = ?", (row[5],)).fetchone()
                 if same is None:                # refused, yet not a duplicate: the file's index is damaged
                     raise TaughtFileError(f"{self.path}: the taught-drawings database refused a new drawing "
                                           f"({err}) and holds no copy of it: it is damaged; it was left as it "
@@ -201,13 +212,10 @@ class TaughtStore:
             if db.execute("SELECT 1 FROM imported WHERE name = ?", (npz_path.name,)).fetchone():
                 return
             drawings, images, labels = _read_npz(npz_path)
+            taught_at = npz_path.stat().st_mtime
             for strokes, image, label in zip(drawings, images, labels):
-                image_bytes, strokes_json = _image_bytes(image), _strokes_json(strokes)
-                db.execute("INSERT OR IGNORE INTO drawings (label, image, strokes, taught_at, pad, digest, checksum) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (int(label), image_bytes, strokes_json, npz_path.stat().st_mtime,
-                            f"imported from {npz_path.name}", drawing_digest(image, strokes),
-                            _checksum(int(label), image_bytes, strokes_json)))
+                db.execute(INSERT.format("OR IGNORE"),
+                           _row(image, int(label), strokes, taught_at, f"imported from {npz_path.name}"))
             db.execute("INSERT INTO imported (name, drawings, at) VALUES (?, ?, ?)",
                        (npz_path.name, len(labels), time.time()))
 
@@ -325,7 +333,8 @@ def _row_strokes(row, path):
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
         problem = f"label {label!r}, expected a digit 0..9"
     elif not isinstance(image, bytes) or len(image) != N_PIXELS:
-        problem = f"image of {len(image) if isinstance(image, bytes) else type(image).__name__} bytes, expected {N_PIXELS}"
+        size = len(image) if isinstance(image, bytes) else type(image).__name__
+        problem = f"image of {size} bytes, expected {N_PIXELS}"
     elif not isinstance(strokes, str):
         problem = f"strokes of type {type(strokes).__name__}, expected JSON text"
     else:
@@ -333,7 +342,7 @@ def _row_strokes(row, path):
             arrays = [np.asarray(s, np.float32).reshape(-1, 2) for s in json.loads(strokes)]
         except (ValueError, TypeError, RecursionError) as err:
             problem = f"strokes that are not lists of (x, y) points ({type(err).__name__}: {str(err)[:80]})"
-    if problem is None and digest != hashlib.sha256(image + strokes.encode()).hexdigest():
+    if problem is None and digest != _digest(image, strokes):
         problem = "an image or strokes that do not match their digest (the file is damaged)"
     elif problem is None and len(row) > 5 and row[5] != _checksum(label, image, strokes):
         problem = "a label, image or strokes that do not match their checksum (the file is damaged)"

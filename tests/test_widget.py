@@ -193,3 +193,12 @@ def test_a_read_only_pad_shows_no_teaching(tmp_path):
     assert pad.teach_box.layout.display == "none"
     assert pad.save_button not in pad.widget.children[3].children
     assert pad.status_line.value == html.escape(f"It reads 1 ({percent(pad.probabilities[1])}).")
+
+
+def test_the_taught_count_catches_up_with_other_pads_at_pen_up(pad, tmp_path):
+    other = DigitPad(taught_path=tmp_path / "taught.npz", model_path=tmp_path / "other.npz")
+    draw_one(other)
+    other.teach(1)
+    assert pad.taught_count == 0                        # this pad has not looked since it started
+    draw_one(pad)                                       # its pen-up reads the reading first, then the count
+    assert pad.taught_count == 1 and pad.taught_label.value == "Taught drawings (all pads): 1"
