@@ -8,6 +8,11 @@ Formats:
 - The original OCR_AI ``neural_network.json``: keys ``theta1``, ``theta2``, ``b1``, ``b2`` (one sigmoid hidden
   layer), with the thetas in either orientation ((inputs, hidden) or (hidden, inputs)).
 
+- A ``ConvNet`` (``ocrlib/convnet.py``), in either format: ``format`` ("ocrlib.ConvNet"), ``channels``,
+  ``hidden``, ``kernel_size`` and the arrays ``K1, b1, K2, b2, W3, b3, W4, b4``. A file of one kind given to
+  the other kind's ``load`` is an error that says which kind it is; ``model_kind(path)`` tells them apart and
+  ``ocrlib.load_model`` reads either.
+
 Loading never runs code from the file. Saving is atomic (``ocrlib/atomic.py``): a crash or a full disk
 mid-save leaves the previous file as it was. Every problem with a model file is a ``ModelFileError``, on save
 and on load, naming the file, what was expected and what was found: a damaged archive, a member or key that
@@ -27,6 +32,8 @@ from ocrlib.atomic import atomic_write
 from ocrlib.npzfile import npz_members, read_npz
 
 FORMAT = "ocrlib.MLP"
+CONVNET_FORMAT = "ocrlib.ConvNet"
+CONVNET_NAMES = ("K1", "b1", "K2", "b2", "W3", "b3", "W4", "b4")
 SUFFIXES = (".npz", ".json")
 ORIGINAL_KEYS = ("theta1", "theta2", "b1", "b2")
 MAX_JSON_BYTES = 64 * 2 ** 20       # a JSON model file (the shipped 784-800-10 model would take about 8 MB)
@@ -87,6 +94,9 @@ def load_model(path, activations, max_parameters):
 
 def _read_npz(path, activations, max_parameters):
     names = npz_members(path, ModelFileError)
+    if "format" in names or "K1" in names:
+        raise ModelFileError(f"{path}: a ConvNet model file, not an MLP's; read it with ocrlib.ConvNet.load "
+                             f"or ocrlib.load_model")
     layers = sum(1 for name in names if re.fullmatch(r"W[1-9][0-9]*", name))
     kinds = {"sizes": "iu", "activation": "U"}
     kinds.update({f"{p}{l}": "f" for l in range(1, layers + 1) for p in "Wb"})
@@ -107,20 +117,12 @@ def _read_npz(path, activations, max_parameters):
 # --- .json ---
 
 def _read_json(path, activations, max_parameters):
-    size = path.stat().st_size
-    if size > MAX_JSON_BYTES:
-        raise ModelFileError(f"{path}: {size:,} bytes is more than a JSON model may hold "
-                             f"({MAX_JSON_BYTES:,}, MAX_JSON_BYTES)")
-    try:
-        doc = json.loads(path.read_bytes())
-    except RecursionError:
-        raise ModelFileError(f"{path}: not a model: its JSON is nested too deeply") from None
-    except ValueError as err:                       # not JSON, not UTF-8, an integer of too many digits
-        raise ModelFileError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(doc, dict):
-        raise ModelFileError(f"{path}: expected a JSON object, got {type(doc).__name__}")
+    doc = _json_document(path)
     if "theta1" in doc:
         return _from_original_layout(doc, path, activations, max_parameters)
+    if doc.get("format") == CONVNET_FORMAT:
+        raise ModelFileError(f"{path}: a ConvNet model file, not an MLP's; read it with ocrlib.ConvNet.load "
+                             f"or ocrlib.load_model")
     if doc.get("format") != FORMAT:
         raise ModelFileError(f"{path}: expected \"format\": \"{FORMAT}\", got {_short(doc.get('format'))}")
     for key in ("sizes", "activation"):
@@ -221,3 +223,129 @@ def _json_vector(value, where):
     if not isinstance(value, list) or not value:
         raise ModelFileError(f"{where} must be a non-empty list of numbers, got {_short(value)}")
     return _json_array(value, (len(value),), where)
+
+
+# --- the ConvNet's files ---
+
+def model_kind(path):
+    """``"mlp"`` or ``"convnet"``: which network the model file ``path`` holds, from its member names or its
+    ``format`` key (the file is checked in full only by the ``load`` of that kind)."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise ModelFileError(f"{path}: expected a model file name ending in .npz or .json, got {path.suffix!r}")
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    if path.suffix == ".npz":
+        names = npz_members(path, ModelFileError)
+        return "convnet" if "format" in names or "K1" in names else "mlp"
+    return "convnet" if _json_document(path).get("format") == CONVNET_FORMAT else "mlp"
+
+
+def save_convnet(path, channels, hidden, kernel_size, params):
+    """Write a ConvNet (its ``channels`` (C1, C2), ``hidden``, ``kernel_size`` and ``params`` by name)."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise ModelFileError(f"{path}: expected a model file name ending in .npz or .json, got {path.suffix!r}")
+    for name, value in params.items():
+        if not np.all(np.isfinite(value)):
+            raise ModelFileError(f"{path}: refusing to save {name}, which holds NaN or infinite values")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot save a model to {path}: folder {path.parent} does not exist")
+    if path.suffix == ".npz":
+        arrays = dict(params, format=np.array(CONVNET_FORMAT), channels=np.array(channels),
+                      hidden=np.array(hidden), kernel_size=np.array(kernel_size))
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    else:
+        doc = {"format": CONVNET_FORMAT, "channels": list(channels), "hidden": hidden, "kernel_size": kernel_size}
+        doc.update({name: value.tolist() for name, value in params.items()})
+        atomic_write(path, lambda f: f.write(json.dumps(doc).encode()))
+
+
+def load_convnet(path, architecture, shapes):
+    """Read a ConvNet file: ``(channels, hidden, kernel_size, params)``, every array checked against the shapes
+    its architecture gives. ``architecture(channels, hidden, kernel_size)`` checks those three (a
+    ``ValueError`` becomes a ``ModelFileError`` naming the file) before any weight is read; ``shapes(...)``
+    gives each parameter's shape."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise ModelFileError(f"{path}: expected a model file name ending in .npz or .json, got {path.suffix!r}")
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    if path.suffix == ".npz":
+        names = npz_members(path, ModelFileError)
+        if "format" not in names and "K1" not in names:
+            raise ModelFileError(f"{path}: an MLP model file, not a ConvNet's; read it with ocrlib.MLP.load "
+                                 f"or ocrlib.load_model")
+        kinds = {"format": "U", "channels": "iu", "hidden": "iu", "kernel_size": "iu"}
+        kinds.update({name: "f" for name in CONVNET_NAMES})
+        doc = read_npz(path, kinds, ModelFileError)
+        if doc["format"].shape != () or str(doc["format"]) != CONVNET_FORMAT:
+            raise ModelFileError(f"{path}: expected format {CONVNET_FORMAT!r}, got {_short(doc['format'].tolist())}")
+        if doc["channels"].shape != (2,) or doc["hidden"].shape != () or doc["kernel_size"].shape != ():
+            raise ModelFileError(f"{path}: expected channels of two numbers and one hidden and one kernel_size, got "
+                                 f"shapes {doc['channels'].shape}, {doc['hidden'].shape}, {doc['kernel_size'].shape}")
+        meta = (doc["channels"].tolist(), doc["hidden"].tolist(), doc["kernel_size"].tolist())
+    else:
+        doc = _json_document(path)
+        if doc.get("format") != CONVNET_FORMAT:
+            raise ModelFileError(f"{path}: expected \"format\": \"{CONVNET_FORMAT}\", got {_short(doc.get('format'))}")
+        expected = ["format", "channels", "hidden", "kernel_size", *CONVNET_NAMES]
+        unexpected = [key for key in doc if key not in expected]
+        missing = [key for key in expected if key not in doc]
+        if unexpected or missing:
+            raise ModelFileError(f"{path}: expected the keys {expected}; unexpected {unexpected}, missing {missing}")
+        meta = (doc["channels"], doc["hidden"], doc["kernel_size"])
+    channels, hidden, kernel_size = meta
+    if not (isinstance(channels, list) and all(type(c) is int for c in channels)
+            and type(hidden) is int and type(kernel_size) is int):
+        raise ModelFileError(f"{path}: channels, hidden and kernel_size must be whole numbers, got "
+                             f"{_short(channels)}, {_short(hidden)}, {_short(kernel_size)}")
+    try:
+        channels, hidden, kernel_size = architecture(channels, hidden, kernel_size)
+    except ValueError as err:
+        raise ModelFileError(f"{path}: {err}") from None
+    params = {}
+    for name, shape in shapes(channels, hidden, kernel_size).items():
+        value = doc[name]
+        if path.suffix == ".json":
+            value = _json_nested(value, shape, f"{path}: {name}")
+        if value.shape != shape:
+            raise ModelFileError(f"{path}: {name} has shape {value.shape}, expected {shape} for channels "
+                                 f"{channels}, hidden {hidden}, kernel_size {kernel_size}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = value.astype(np.float32)
+        if not np.all(np.isfinite(value)):
+            raise ModelFileError(f"{path}: {name} holds NaN, infinite or too large values")
+        params[name] = value
+    return channels, hidden, kernel_size, params
+
+
+def _json_document(path):
+    """A JSON model file's top-level object, within ``MAX_JSON_BYTES``."""
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise ModelFileError(f"{path}: {size:,} bytes is more than a JSON model may hold "
+                             f"({MAX_JSON_BYTES:,}, MAX_JSON_BYTES)")
+    try:
+        doc = json.loads(path.read_bytes())
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a model: its JSON is nested too deeply") from None
+    except ValueError as err:
+        raise ModelFileError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(doc, dict):
+        raise ModelFileError(f"{path}: expected a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def _json_nested(value, shape, where):
+    """Nested JSON lists of plain numbers of exactly ``shape``, as float64."""
+    level = [value]
+    for depth, n in enumerate(shape):
+        if not all(isinstance(v, list) and len(v) == n for v in level):
+            raise ModelFileError(f"{where} must be nested lists of shape {shape}, wrong at depth {depth}: "
+                                 f"{_short(value)}")
+        level = [item for v in level for item in v]
+    for v in level:
+        if type(v) is not float and (type(v) is not int or abs(v) > 2 ** 128):
+            raise ModelFileError(f"{where} must hold numbers only, found {_short(v)}")
+    return np.array(level, dtype=np.float64).reshape(shape)

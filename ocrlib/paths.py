@@ -6,7 +6,8 @@
     data/strokes/          the pen-drawn test set, as strokes     (ocrlib.strokeset)
     data/pen_digits/       pen digits from real writers (UNIPEN)  (ocrlib.pendigits)
     data/taught/           drawings taught on the pad, and models saved from it   (ocrlib.taught, ocrlib.pad)
-    ocrlib/models/mlp.npz  the shipped pretrained model           (ocrlib.pretrained)
+    ocrlib/models/mlp.npz  the shipped pretrained MLP             (ocrlib.pretrained)
+    ocrlib/models/convnet.npz  the shipped pretrained ConvNet     (ocrlib.pretrained)
 """
 
 from pathlib import Path
@@ -21,4 +22,5 @@ PEN_DIGITS_PATH = DATA_DIR / "pen_digits" / "unipen_1a_dev.json.gz"
 TAUGHT_DIR = DATA_DIR / "taught"
 TAUGHT_PATH = TAUGHT_DIR / "taught.sqlite"           # taught-drawings database; env OCRLIB_TAUGHT_PATH overrides
 USER_MODEL_PATH = TAUGHT_DIR / "my_model.npz"        # default file for the pad's "Save model"
-MODEL_PATH = PACKAGE_DIR / "models" / "mlp.npz"       # the shipped pretrained model
+MODEL_PATH = PACKAGE_DIR / "models" / "mlp.npz"       # the shipped pretrained MLP
+CONVNET_PATH = PACKAGE_DIR / "models" / "convnet.npz"   # the shipped pretrained ConvNet

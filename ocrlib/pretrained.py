@@ -1,11 +1,27 @@
-"""The model that ships inside the package, made by ``python -m ocrlib.train``."""
+"""The models that ship inside the package, made by ``python -m ocrlib.train``, and ``load_model`` for any file."""
 
+from ocrlib.convnet import ConvNet
+from ocrlib.modelfile import model_kind
 from ocrlib.network import MLP
-from ocrlib.paths import MODEL_PATH
+from ocrlib.paths import CONVNET_PATH, MODEL_PATH
+
+PRETRAINED = {"mlp": (MLP, MODEL_PATH, "python -m ocrlib.train"),
+              "convnet": (ConvNet, CONVNET_PATH, "python -m ocrlib.train --network convnet")}
 
 
-def load_pretrained():
-    """The shipped pretrained MLP (see the README for its test accuracy and how it was trained)."""
-    if not MODEL_PATH.is_file():
-        raise FileNotFoundError(f"pretrained model not found at {MODEL_PATH}; make it with: python -m ocrlib.train")
-    return MLP.load(MODEL_PATH)
+def load_pretrained(name="mlp"):
+    """A shipped pretrained network: ``"mlp"`` (the default, the lessons' network) or ``"convnet"``.
+
+    The README gives each one's accuracy on MNIST and on real writers' pen digits, and how it was trained.
+    """
+    if name not in PRETRAINED:
+        raise ValueError(f"name must be one of {sorted(PRETRAINED)}, got {name!r}")
+    cls, path, command = PRETRAINED[name]
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained {name} not found at {path}; make it with: {command}")
+    return cls.load(path)
+
+
+def load_model(path):
+    """The network in the model file ``path``, an ``MLP`` or a ``ConvNet``, whichever it holds."""
+    return ConvNet.load(path) if model_kind(path) == "convnet" else MLP.load(path)
