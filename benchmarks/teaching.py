@@ -15,7 +15,7 @@ over the runs, and the worst writer over all of them.
 right as well, trained on jointly (``CEILING_STEPS`` steps on batches of half the writer's digits and half
 MNIST). It shows how much the first half of a writer's digits can teach this model at all.
 
-    python -m benchmarks.teaching [--writers 20] [--repeats 4] [--ceiling] [--model path.npz] [--steps 10 ...]
+    python -m benchmarks.teaching [--writers 20] [--repeats 4] [--ceiling] [--model mlp|convnet|path.npz] [--steps 10 ...]
 """
 
 import argparse
@@ -33,7 +33,6 @@ from benchmarks.__main__ import cpu_model
 from ocrlib import teacher as defaults
 from ocrlib.activations import ACTIVATIONS
 from ocrlib.fastpath import Trainer
-from ocrlib.network import MLP
 from ocrlib.pendigits import load_pen_digits, pen_digits_to_mnist
 from ocrlib.teacher import Teacher
 
@@ -162,7 +161,8 @@ def main(argv=None):
                         help=f"runs of Teacher, with sampling seeds 0, 1, ... (default {REPEATS})")
     parser.add_argument("--ceiling", action="store_true",
                         help="also train on each writer's whole first half at once, for reference")
-    parser.add_argument("--model", help="model file to teach (default: the shipped pretrained model)")
+    parser.add_argument("--model", default="mlp",
+                        help="the network to teach: 'mlp' (default), 'convnet' (the shipped ones) or a model file")
     for name in TEACHER_OPTIONS:
         value = getattr(defaults, name.upper())
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
@@ -172,7 +172,7 @@ def main(argv=None):
         parser.error(f"--writers and --repeats must be at least 1, got {args.writers} and {args.repeats}")
     options = {name: getattr(args, name) for name in TEACHER_OPTIONS}
 
-    base = MLP.load(args.model) if args.model else ocrlib.load_pretrained()
+    base = ocrlib.load_pretrained(args.model) if args.model in ("mlp", "convnet") else ocrlib.load_model(args.model)
     X_test, y_test = ocrlib.load_mnist("test")
     rehearsal = ocrlib.load_mnist("train")
     drawings, labels, writers, _sources = load_pen_digits()
@@ -183,7 +183,7 @@ def main(argv=None):
     print(f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {cpu_model()}, "
           f"{os.cpu_count()} cores, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
-          f"model {base.sizes} reads {base.evaluate(X_test, y_test):.2%} of MNIST test; "
+          f"model {base!r} reads {base.evaluate(X_test, y_test):.2%} of MNIST test; "
           f"Teacher({', '.join(f'{k}={v}' for k, v in options.items())}) run {args.repeats} times.")
     rows = {method: [run(base, method, writer_digits, X_test, y_test, rehearsal, options)]
             for method in ("none", "plain") + (("ceiling",) if args.ceiling else ())}

@@ -3,6 +3,7 @@
     python -m ocrlib.app                                   # this computer only: http://127.0.0.1:8866/
     python -m ocrlib.app --ip 0.0.0.0 --port 8866          # a class: every device on the network
     python -m ocrlib.app --model data/taught/my_model-1.npz --taught class.npz --present
+    python -m ocrlib.app --model mlp                       # the lessons' MLP instead of the ConvNet
     python -m ocrlib.app --read-only                       # draw and read, no teaching
 
 Every page that opens gets a kernel of its own (about 80 MB) running a ``DigitPad``. A page that is closed
@@ -22,7 +23,9 @@ import tempfile
 from pathlib import Path
 
 from ocrlib.paths import PACKAGE_DIR, TAUGHT_DIR, TAUGHT_PATH
+from ocrlib.pretrained import PRETRAINED
 
+DEFAULT_MODEL = "convnet"                   # the shipped network that reads real writers' digits best (README)
 PAGE_TEMPLATE = "digitpad"                  # ocrlib/page/voila/templates/digitpad: Voila's page, for a classroom
 PAGE_DIR = PACKAGE_DIR / "page"             # a Jupyter data folder holding that template
 CULL_INTERVAL = 60                          # seconds between two checks for idle kernels
@@ -53,9 +56,11 @@ def pad_code(model=None, taught=None, model_path=None, teaching=True, present=Fa
     """The code of the app's one cell: a ``DigitPad`` with the app's options, paths written out in full."""
     lines = ["from ocrlib.widget import DigitPad"]
     arguments = []
-    if model is not None:
-        lines.append("from ocrlib.network import MLP")
-        arguments.append(f"model=MLP.load({str(model)!r})")
+    if isinstance(model, str):
+        arguments.append(f"model={model!r}")
+    elif model is not None:
+        lines.append("from ocrlib.pretrained import load_model")
+        arguments.append(f"model=load_model({str(model)!r})")
     if taught is not None:
         arguments.append(f"taught_path={str(taught)!r}")
     if model_path is not None:
@@ -106,9 +111,10 @@ def parse_args(argv=None):
                         help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0: every "
                              "network this computer is on, so that students' devices can open the pad)")
     parser.add_argument("--port", type=port_number, default=8866, help="port (default 8866)")
-    parser.add_argument("--model", type=Path, metavar="PATH",
-                        help="start from this saved model (.npz or .json, e.g. one saved with 'Save model') "
-                             "instead of the shipped one")
+    parser.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
+                        help=f"the network: 'convnet' (default: the shipped network that reads real writers best), "
+                             f"'mlp' (the lessons' network), or a saved model file (.npz or .json, e.g. one saved "
+                             f"with 'Save model')")
     parser.add_argument("--taught", type=Path, metavar="PATH",
                         help="the taught-drawings file every page adds to (default: env OCRLIB_TAUGHT_PATH, else "
                              f"data/taught/{TAUGHT_PATH.name}); 'Save model' writes next to it")
@@ -120,8 +126,8 @@ def parse_args(argv=None):
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
 
-    if args.model is not None:
-        args.model = args.model.resolve()
+    if args.model not in PRETRAINED:
+        args.model = Path(args.model).resolve()
         check_model(parser, args.model)
     if args.taught is not None:
         args.taught = args.taught.resolve()
@@ -132,14 +138,15 @@ def parse_args(argv=None):
 def check_model(parser, path):
     """Fail now, naming --model, rather than in every student's page."""
     from ocrlib.network import MLP
+    from ocrlib.pretrained import load_model
 
     if not path.is_file():
-        parser.error(f"--model {path}: no such file")
+        parser.error(f"--model {path}: no such file (expected {' or '.join(sorted(PRETRAINED))}, or a model file)")
     try:
-        model = MLP.load(path)
+        model = load_model(path)
     except (ValueError, OSError) as err:
         parser.error(f"--model {path}: not a model file ocrlib can read ({err})")
-    if model.sizes[0] != 784 or model.sizes[-1] != 10:
+    if isinstance(model, MLP) and (model.sizes[0] != 784 or model.sizes[-1] != 10):
         parser.error(f"--model {path}: expected a network from 784 pixels to 10 digits, got layers {model.sizes}")
 
 

@@ -184,19 +184,24 @@ class ConvNet:
 
     def gradients(self, s, y):
         """``backward`` from the layers' outputs ``s`` of a ``forward`` already made: (dW, db)."""
-        K1, K2, W3, W4 = self.weights
         p = s["p"]
         y = self.labels(y, len(p))
-        delta4 = (p - one_hot(y).astype(p.dtype)) / len(p)                 # dloss/dz4, (N, 10)
-        dW4, db4 = s["a3"].T @ delta4, delta4.sum(axis=0)
-        delta3 = (delta4 @ W4.T) * relu_prime(s["a3"])                     # (N, hidden)
+        delta1, delta2, delta3, delta4 = self.deltas(s, (p - one_hot(y).astype(p.dtype)) / len(p))
+        dK1, db1, _ = conv_backward(delta1, s["cols1"], self.weights[0])   # the input needs no gradient
+        dK2, db2, _ = conv_backward(delta2, s["cols2"], self.weights[1])
         dW3, db3 = s["f"].T @ delta3, delta3.sum(axis=0)
+        dW4, db4 = s["a3"].T @ delta4, delta4.sum(axis=0)
+        return [dK1, dK2, dW3, dW4], [db1, db2, db3, db4]
+
+    def deltas(self, s, delta4):
+        """dloss/dz of every layer, from the output's delta4 = dloss/dz4 (N, 10) down: (delta1, ..., delta4)."""
+        K1, K2, W3, W4 = self.weights
+        delta3 = (delta4 @ W4.T) * relu_prime(s["a3"])                     # (N, hidden)
         dp2 = (delta3 @ W3.T).reshape(s["p2"].shape)                      # (N, 4, 4, C2)
         delta2 = pool_backward(dp2, s["a2"], s["p2"]) * relu_prime(s["a2"])     # (N, 8, 8, C2)
-        dK2, db2, dp1 = conv_backward(delta2, s["cols2"], K2, s["p1"].shape)  # dp1 (N, 12, 12, C1)
+        _, _, dp1 = conv_backward(delta2, s["cols2"], K2, s["p1"].shape)   # (N, 12, 12, C1)
         delta1 = pool_backward(dp1, s["a1"], s["p1"]) * relu_prime(s["a1"])     # (N, 24, 24, C1)
-        dK1, db1, _ = conv_backward(delta1, s["cols1"], K1)               # the input needs no gradient
-        return [dK1, dK2, dW3, dW4], [db1, db2, db3, db4]
+        return delta1, delta2, delta3, delta4
 
     def loss(self, X, y):
         """The mean cross-entropy on (X, y)."""

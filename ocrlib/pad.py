@@ -25,10 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ocrlib.convnet import ConvNet
 from ocrlib.mnist import load_mnist
-from ocrlib.paths import MODEL_PATH, USER_MODEL_PATH
+from ocrlib.network import MLP
+from ocrlib.paths import CONVNET_PATH, MODEL_PATH, USER_MODEL_PATH
 from ocrlib.preprocess import strokes_to_mnist
-from ocrlib.pretrained import load_pretrained
+from ocrlib.pretrained import PRETRAINED, load_pretrained
 from ocrlib.taught import DuplicateDrawing, TaughtStore
 from ocrlib.teacher import Teacher
 
@@ -54,7 +56,9 @@ def _count(n, noun):
 class Pad:
     """A drawing pad wired to a network.
 
-    - ``model``: an ``MLP`` (default: the shipped pretrained one). Teaching changes it in place.
+    - ``model``: an ``MLP`` or a ``ConvNet``, or the name of a shipped one, ``"mlp"`` (the default, the
+      lessons' network) or ``"convnet"`` (the one that reads real writers best; the app's default). Teaching
+      changes it in place; ``reset`` goes back to the shipped network of the same kind.
     - ``taught_path``: the taught-drawings database (default: env ``OCRLIB_TAUGHT_PATH``, else
       ``data/taught/taught.sqlite``), shared with every other pad that names it. A ``.npz`` of the earlier
       format names the ``.sqlite`` beside it, into which it is imported once.
@@ -64,7 +68,15 @@ class Pad:
     """
 
     def __init__(self, model=None, taught_path=None, model_path=None, teaching=True, teacher_options=None):
-        self.model = load_pretrained() if model is None else model
+        if isinstance(model, str) and model not in PRETRAINED or \
+                not isinstance(model, (str, type(None), MLP, ConvNet)):
+            raise ValueError(f"model must be an MLP, a ConvNet or one of {sorted(PRETRAINED)}, got {model!r}")
+        if model is None or isinstance(model, str):
+            self.pretrained = model or "mlp"
+            self.model = load_pretrained(self.pretrained)
+        else:
+            self.pretrained = "convnet" if isinstance(model, ConvNet) else "mlp"
+            self.model = model
         self.store = TaughtStore(taught_path)
         self.taught_path = self.store.path
         self.model_path = Path(model_path) if model_path is not None else USER_MODEL_PATH
@@ -198,8 +210,8 @@ class Pad:
     def save_model(self, path=None):
         """Save the (taught) model to ``path`` (default ``model_path``); refuses the shipped model's file."""
         path = Path(path) if path is not None else self.model_path
-        if path.resolve() == MODEL_PATH.resolve():
-            raise ValueError(f"refusing to overwrite the shipped pretrained model {MODEL_PATH}; "
+        if path.resolve() in (MODEL_PATH.resolve(), CONVNET_PATH.resolve()):
+            raise ValueError(f"refusing to overwrite the shipped pretrained model {path}; "
                              f"choose another file, e.g. {USER_MODEL_PATH}")
         if path.resolve() == self.taught_path.resolve():
             raise ValueError(f"refusing to overwrite the taught-drawings database {path} with a model; "
@@ -211,7 +223,7 @@ class Pad:
 
     def reset(self):
         """Go back to the shipped pretrained model (the drawing and the taught-drawings file stay)."""
-        self.model = load_pretrained()
+        self.model = load_pretrained(self.pretrained)
         self.teacher = None
         self.taught_as = None
         self.predict()

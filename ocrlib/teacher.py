@@ -54,6 +54,7 @@ import math
 import numpy as np
 
 from ocrlib.activations import ACTIVATIONS
+from ocrlib.convnet import ConvNet, ConvTrainer
 from ocrlib.fastpath import Trainer
 from ocrlib.mnist import IMAGE_SHAPE, N_PIXELS, load_mnist
 from ocrlib.network import TrainingDiverged
@@ -72,7 +73,7 @@ SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))     # the copies: the drawing moved 
 
 
 class Teacher:
-    """Teaches ``model`` (an ``MLP``, changed in place) one labelled drawing at a time, with rehearsal and EWC.
+    """Teaches ``model`` (an ``MLP`` or a ``ConvNet``, changed in place) one labelled drawing at a time, with rehearsal and EWC.
 
     - ``store``: a ``TaughtStore`` (or its path) that each taught drawing is added to and earlier ones are
       rehearsed from; None (the default) keeps taught drawings in memory only.
@@ -95,7 +96,10 @@ class Teacher:
         self.rng = np.random.default_rng(seed)
         self.X_rehearse, self.y_rehearse = check_rehearsal(mnist_train() if rehearsal is None else rehearsal)
         self.by_digit = [np.flatnonzero(self.y_rehearse == d) for d in range(10)]
-        self.trainer = Trainer(model.weights, model.biases, ACTIVATIONS[model.activation], batch_size)
+        if isinstance(model, ConvNet):
+            self.trainer = ConvTrainer(model, batch_size)
+        else:
+            self.trainer = Trainer(model.weights, model.biases, ACTIVATIONS[model.activation], batch_size)
         self.pretrained = [p.copy() for p in self._params()]                        # w*, where EWC pulls back to
         # EWC's pull after the steps, in [0, 1]: ``steps`` pulls of min(lr * consolidation * F, 1) each, in one
         self.pull = [(1 - (1 - np.minimum(lr * consolidation * F, 1)) ** steps).astype(p.dtype)
@@ -233,6 +237,10 @@ def fisher_diagonal(model, X, rng, n=FISHER_SAMPLE):
     answers: F then measures how much what the model *does* on MNIST hangs on each weight.
     """
     picks = rng.choice(len(X), min(n, len(X)), replace=False)
+    if isinstance(model, ConvNet):
+        F = convnet_squared_gradients(model, X[picks])
+        mean = sum(float(f.sum()) for f in F) / sum(f.size for f in F)
+        return [f / mean for f in F]
     activations = model.forward(X[picks])                       # [a0 (n, 784), a1, ..., p (n, 10)]
     _, f_prime = ACTIVATIONS[model.activation]
     p = activations[-1]
@@ -247,6 +255,32 @@ def fisher_diagonal(model, X, rng, n=FISHER_SAMPLE):
     F = F_W + F_b
     mean = sum(float(f.sum()) for f in F) / sum(f.size for f in F)
     return [f / mean for f in F]
+
+
+def convnet_squared_gradients(model, X, chunk=250):
+    """``fisher_diagonal``'s mean squared per-digit gradients for a ``ConvNet`` (weights, then biases), unscaled.
+
+    As for the MLP, each digit's gradient is a product of what entered a layer and that layer's delta; for a
+    kernel it is summed over the positions of the window, one matrix product per digit, ``chunk`` digits at a
+    time so that the windows of all the digits are never held at once.
+    """
+    sums = [np.zeros_like(p, dtype=np.float64) for p in model.weights + model.biases]
+    for start in range(0, len(X), chunk):
+        s = model.forward(X[start:start + chunk])
+        p = s["p"]
+        delta4 = p.copy()
+        delta4[np.arange(len(p)), p.argmax(axis=1)] -= 1                     # each digit's own dloss/dz4
+        delta1, delta2, delta3, delta4 = model.deltas(s, delta4)
+        n = len(p)
+        for l, (inputs, delta) in enumerate(((s["cols1"], delta1), (s["cols2"], delta2))):
+            windows = inputs.reshape(n, -1, inputs.shape[-1])                 # (n, positions, k k C_in)
+            d = delta.reshape(n, -1, delta.shape[-1])                         # (n, positions, C_out)
+            sums[l] += (np.matmul(windows.transpose(0, 2, 1), d) ** 2).sum(axis=0).reshape(sums[l].shape)
+            sums[4 + l] += (d.sum(axis=1) ** 2).sum(axis=0)
+        for l, (inputs, delta) in ((2, (s["f"], delta3)), (3, (s["a3"], delta4))):
+            sums[l] += (inputs ** 2).T @ (delta ** 2)
+            sums[4 + l] += (delta ** 2).sum(axis=0)
+    return [(total / len(X)).astype(p.dtype) for total, p in zip(sums, model.weights + model.biases)]
 
 
 def shift(x, dx, dy):
@@ -266,8 +300,9 @@ def check_options(model, **options):
     """``Teacher``'s arguments, each checked on its own; ``ValueError`` naming the first that is wrong."""
     from ocrlib.network import MLP
 
-    if not isinstance(model, MLP) or model.sizes[0] != N_PIXELS or model.sizes[-1] != 10:
-        raise ValueError(f"model must be an MLP from 784 pixels to 10 digits, got "
+    if not (isinstance(model, ConvNet) or isinstance(model, MLP) and model.sizes[0] == N_PIXELS
+            and model.sizes[-1] == 10):
+        raise ValueError(f"model must be a ConvNet or an MLP from 784 pixels to 10 digits, got "
                          f"{getattr(model, 'sizes', type(model).__name__)}")
     whole = {"steps": 1, "batch_size": 2, "copies": 1, "taught_per_step": 0, "seed": 0}   # name: smallest
     for name, smallest in whole.items():

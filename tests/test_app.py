@@ -5,12 +5,13 @@ import ast
 import pytest
 
 from ocrlib.app import addresses, app_notebook, pad_code, parse_args, voila_command
+from ocrlib.convnet import ConvNet
 from ocrlib.pretrained import load_pretrained
 
 
 def test_defaults_serve_this_computer_only():
     args = parse_args([])
-    assert (args.ip, args.port, args.model, args.read_only, args.present) == ("127.0.0.1", 8866, None, False, False)
+    assert (args.ip, args.port, args.model, args.read_only, args.present) == ("127.0.0.1", 8866, "convnet", False, False)
     urls, warning = addresses(args.ip, args.port)
     assert urls == ["http://127.0.0.1:8866/"] and warning is None
 
@@ -47,13 +48,30 @@ def test_a_saved_model_is_accepted(tmp_path):
     assert parse_args(["--model", str(path)]).model == path.resolve()
 
 
+@pytest.mark.parametrize("name", ["mlp", "convnet"])
+def test_a_shipped_network_is_chosen_by_name(name):
+    args = parse_args(["--model", name])
+    assert args.model == name
+    call = ast.parse(pad_code(model=args.model)).body[-1].value
+    assert {k.arg: ast.literal_eval(k.value) for k in call.keywords} == {"model": name}
+
+
+def test_a_saved_convnet_is_accepted_and_a_wrong_name_is_refused(tmp_path, capsys):
+    path = tmp_path / "c.npz"
+    ConvNet(channels=(2, 2), hidden=4).save(path)
+    assert parse_args(["--model", str(path)]).model == path.resolve()
+    with pytest.raises(SystemExit):
+        parse_args(["--model", "resnet"])
+    assert "--model" in capsys.readouterr().err
+
+
 def test_the_notebook_runs_one_pad_with_the_options(tmp_path):
     code = pad_code(model=tmp_path / "m.npz", taught=tmp_path / "t.npz", model_path=tmp_path / "my_model.npz",
                     teaching=False, present=True)
     call = ast.parse(code).body[-1].value
     keywords = {k.arg: ast.unparse(k.value) for k in call.keywords}
     assert call.func.id == "DigitPad"
-    assert keywords == {"model": f"MLP.load({str(tmp_path / 'm.npz')!r})", "taught_path": repr(str(tmp_path / "t.npz")),
+    assert keywords == {"model": f"load_model({str(tmp_path / 'm.npz')!r})", "taught_path": repr(str(tmp_path / "t.npz")),
                         "model_path": repr(str(tmp_path / "my_model.npz")), "teaching": "False", "present": "True"}
     notebook = app_notebook(pad_code(), teaching=True)
     sources = [cell["source"] for cell in notebook["cells"] if cell["cell_type"] == "code"]

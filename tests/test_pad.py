@@ -308,3 +308,17 @@ def test_two_pads_share_one_database(tmp_path):
     first.undo_teach()                                  # takes back its own drawing only
     _X, _y, drawings = load_taught(tmp_path / "t.sqlite", strokes=True)
     assert len(drawings) == 1 and np.allclose(drawings[0][0], [(100, 40), (180, 240)])
+
+
+def test_the_pad_reads_with_either_shipped_network_and_reset_keeps_its_kind(tmp_path):
+    from ocrlib.convnet import ConvNet
+    from ocrlib.network import MLP
+    from ocrlib.pad import Pad
+    pad = Pad(model="convnet", taught_path=tmp_path / "taught.sqlite")
+    assert isinstance(pad.model, ConvNet)
+    pad.model.weights[0][...] = 0
+    pad.reset()
+    assert isinstance(pad.model, ConvNet) and pad.model.weights[0].any()
+    assert isinstance(Pad(taught_path=tmp_path / "taught.sqlite").model, MLP)        # the lessons' default
+    with pytest.raises(ValueError, match="model must be an MLP, a ConvNet or one of"):
+        Pad(model="resnet", taught_path=tmp_path / "taught.sqlite")

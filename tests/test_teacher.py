@@ -209,3 +209,42 @@ def test_shift_moves_the_drawing_one_pixel():
     assert right[0, 6] == 200 and right[10].sum() == 0                 # the pixel at the edge is lost
     up = shift(image.ravel(), 0, -1).reshape(28, 28)
     assert up[9, 27] == 100 and up[:, 5].sum() == 0
+
+
+# --- the ConvNet ---
+
+def test_the_convnets_fisher_diagonal_is_the_mean_squared_gradient():
+    model = ocrlib.ConvNet(channels=(2, 3), hidden=5, seed=1, dtype=np.float64)
+    X = np.random.default_rng(2).random((7, 28, 28))
+    F = fisher_diagonal(model, X, np.random.default_rng(0), n=7)
+    squares = [np.zeros_like(p) for p in model.weights + model.biases]
+    for x, label in zip(X, model.predict(X)):
+        dW, db = model.backward(x[None], [label])
+        for s, g in zip(squares, dW + db):
+            s += g ** 2
+    mean = sum(s.sum() for s in squares) / sum(s.size for s in squares)
+    for f, s in zip(F, squares):
+        np.testing.assert_allclose(f, s / mean, rtol=1e-9, atol=1e-12)
+
+
+def test_teacher_teaches_the_convnet_forgets_less_than_plain_steps_and_undoes(drawings, mnist_check, tmp_path):
+    """Three lessons that contradict MNIST: each is learnt, and MNIST loses less than plain steps cost it."""
+    shipped = ocrlib.load_pretrained("convnet")
+    plain, model = copy.deepcopy(shipped), copy.deepcopy(shipped)
+    teacher = Teacher(model, store=tmp_path / "taught.sqlite")
+    images, labels = drawings
+    lessons = [(images[i], (int(labels[i]) + 3) % 10) for i in range(3)]
+    assert all(shipped.predict_proba(image)[label] < 0.5 for image, label in lessons)
+    for image, label in lessons:
+        _, p_after = teacher.teach(image, label)
+        assert p_after > 0.5                                 # learnt (an earlier lesson may have taught it already)
+        for _ in range(3):
+            plain.train_on_instance(image, label, lr=0.03)
+        assert plain.predict_proba(image)[label] > 0.5
+    start = shipped.evaluate(*mnist_check)
+    teacher_drop, plain_drop = start - model.evaluate(*mnist_check), start - plain.evaluate(*mnist_check)
+    assert teacher_drop < 0.05 and teacher_drop < plain_drop
+    before_last = params(model)
+    teacher.teach(images[5], (int(labels[5]) + 1) % 10)
+    assert teacher.undo() and same(params(model), before_last)
+    assert len(load_taught(tmp_path / "taught.sqlite")[1]) == 3
