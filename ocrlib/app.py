@@ -112,9 +112,9 @@ def parse_args(argv=None):
                              "network this computer is on, so that students' devices can open the pad)")
     parser.add_argument("--port", type=port_number, default=8866, help="port (default 8866)")
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
-                        help=f"the network: 'convnet' (default: the shipped network that reads real writers best), "
-                             f"'mlp' (the lessons' network), or a saved model file (.npz or .json, e.g. one saved "
-                             f"with 'Save model')")
+                        help="the network: 'convnet' (default: the shipped network that reads real writers best), "
+                             "'mlp' (the lessons' network), or a saved model file (.npz or .json, e.g. one saved "
+                             "with 'Save model')")
     parser.add_argument("--taught", type=Path, metavar="PATH",
                         help="the taught-drawings file every page adds to (default: env OCRLIB_TAUGHT_PATH, else "
                              f"data/taught/{TAUGHT_PATH.name}); 'Save model' writes next to it")

@@ -113,7 +113,7 @@ class ConvNet:
         self.channels, self.hidden, self.kernel_size = _architecture(channels, hidden, kernel_size)
         self.dtype = checks.float_dtype(dtype)
         rng = checks.random_generator(seed)
-        k, (c1, c2) = self.kernel_size, self.channels
+        k, c1 = self.kernel_size, self.channels[0]
         shapes = self.shapes()
 
         def start(name, fan_in, fan_out=None):
@@ -195,7 +195,7 @@ class ConvNet:
 
     def deltas(self, s, delta4):
         """dloss/dz of every layer, from the output's delta4 = dloss/dz4 (N, 10) down: (delta1, ..., delta4)."""
-        K1, K2, W3, W4 = self.weights
+        _, K2, W3, W4 = self.weights
         delta3 = (delta4 @ W4.T) * relu_prime(s["a3"])                     # (N, hidden)
         dp2 = (delta3 @ W3.T).reshape(s["p2"].shape)                      # (N, 4, 4, C2)
         delta2 = pool_backward(dp2, s["a2"], s["p2"]) * relu_prime(s["a2"])     # (N, 8, 8, C2)

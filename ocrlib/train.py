@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ocrlib.augment import ALPHA, augment
-from ocrlib.mnist import load_mnist
 from ocrlib.convnet import ConvNet
+from ocrlib.mnist import load_mnist
 from ocrlib.network import MLP
 from ocrlib.paths import CONVNET_PATH, MODEL_PATH
 from ocrlib.stroke_synthesis import synthetic_digits
