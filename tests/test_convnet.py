@@ -299,3 +299,16 @@ def test_pretrained_convnet():
     assert isinstance(ocrlib.load_pretrained(), MLP)                 # the lessons' network stays the default
     with pytest.raises(ValueError, match="name must be one of"):
         ocrlib.load_pretrained("resnet")
+
+
+def test_a_confident_wrong_answer_has_a_finite_loss_and_trains():
+    net = small()
+    x = np.random.default_rng(0).random((1, 28, 28))
+    net.biases[3][:] = 0
+    net.biases[3][0] = 200                                   # p[0] = 1 and p[label] = 0 in float32
+    s = net.forward(x)
+    assert s["p"][0, 3] == 0
+    from ocrlib.convnet import log_loss
+    assert log_loss(s["z4"], [3]) == pytest.approx(float(s["z4"][0, 0] - s["z4"][0, 3]), rel=1e-4)
+    loss = net.train_on_instance(x[0], 3, lr=0.01)            # the MLP's cross_entropy would say inf, and refuse
+    assert np.isfinite(loss) and net.biases[3][0] < 200
