@@ -104,14 +104,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch = optional("torch")
     if torch is not None:
-        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", len(os.sched_getaffinity(0)))))
     X, y = ocrlib.load_mnist("train")
     X, y = X[:args.images], y[:args.images]
     shipped = ocrlib.load_pretrained("convnet")
     print(f"Measured {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC on {cpu_model()}, "
           f"{len(os.sched_getaffinity(0))} cores; load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
-          f"torch {torch.__version__ if torch else 'absent'}")
+          f"torch {f'{torch.__version__}, {torch.get_num_threads()} threads' if torch else 'absent'}")
 
     gflops = matmul_gflops()
     flops = training_flops(shipped) * len(X)
