@@ -19,6 +19,7 @@ DATA_DIR = REPO_DIR / "data"
 MNIST_DIR = DATA_DIR / "mnist"
 STROKE_SET_PATH = DATA_DIR / "strokes" / "strokes_test.npz"
 PEN_DIGITS_PATH = DATA_DIR / "pen_digits" / "unipen_1a_dev.json.gz"
+FLAGS_PATH = DATA_DIR / "pen_digits" / "flagged.csv"      # pen digits whose labels are shifted against their ink
 TAUGHT_DIR = DATA_DIR / "taught"
 TAUGHT_PATH = TAUGHT_DIR / "taught.sqlite"           # taught-drawings database; env OCRLIB_TAUGHT_PATH overrides
 USER_MODEL_PATH = TAUGHT_DIR / "my_model.npz"        # default file for the pad's "Save model"
