@@ -11,7 +11,7 @@ from ocrlib.pretrained import load_pretrained
 
 def test_defaults_serve_this_computer_only():
     args = parse_args([])
-    assert (args.ip, args.port, args.model, args.read_only, args.present) == ("127.0.0.1", 8866, "convnet", False, False)
+    assert (args.ip, args.port, args.model, args.read_only, args.present) == ("127.0.0.1", 8866, "mlp", False, False)
     urls, warning = addresses(args.ip, args.port)
     assert urls == ["http://127.0.0.1:8866/"] and warning is None
 
