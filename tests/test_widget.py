@@ -119,7 +119,7 @@ def test_a_failed_save_leaves_no_file_and_says_why(pad, tmp_path, monkeypatch):
 
 
 def test_an_unexpected_error_becomes_words(pad, monkeypatch):
-    def broken():
+    def broken(name="mlp"):
         raise RuntimeError("no model")
 
     monkeypatch.setattr("ocrlib.pad.load_pretrained", broken)
