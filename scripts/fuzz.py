@@ -3,7 +3,8 @@
     python scripts/fuzz.py                       # every family, the default number of cases, seed 0
     python scripts/fuzz.py --family idx --show unclear,silent --seed 3
 
-Families: IDX files, model files (.npz, .json, the original OCR_AI layout), stroke-set files, the
+Families: IDX files, model files (.npz, .json, the original OCR_AI layout; the ConvNet's .npz and .json, read
+by ``ConvNet.load`` and ``ocrlib.load_model``), stroke-set files, the
 taught-drawings database (SQLite) and a pad teaching over it, the arguments of ``MLP()``, ``fit``,
 ``train_on_instance``, ``predict`` / ``predict_proba`` / ``evaluate`` / ``loss``, ``rasterize`` /
 ``to_mnist``, ``Teacher`` and ``Teacher.teach``, and the options of ``python -m ocrlib.app`` (parsed and
@@ -39,6 +40,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -48,7 +50,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 import ocrlib
-from ocrlib import mnist, modelfile, preprocess, strokeset
+from ocrlib import checks, mnist, modelfile, preprocess, strokeset
+from ocrlib.convnet import ConvNet
 from ocrlib.network import MLP, TrainingDiverged
 
 OUTCOMES = ("clear", "valid", "unclear", "silent", "blow-up", "crash", "lost")
@@ -743,6 +746,442 @@ def _original_layout_case(rng, tmp, i):
         return None
     return Case("model, original layout", what, lambda: MLP.load(path), (modelfile.ModelFileError,), [str(path)],
                 bad=not what.startswith("valid"), check=check)
+
+
+# --- ConvNet model files (.npz and .json) ---
+
+CONVNET = {"channels": (2, 3), "hidden": 5, "kernel_size": 5}
+CONVNET_META = ("format", "channels", "hidden", "kernel_size")
+
+
+def convnet_params(seed=4):
+    """The parameters of a small ConvNet, biases made non-zero so that a lost bias shows."""
+    net = ConvNet(seed=seed, **CONVNET)
+    g = np.random.default_rng(seed)
+    for b in net.biases:
+        b[...] = g.standard_normal(b.shape)
+    return net, {name: value.copy() for name, value in net.params.items()}
+
+
+def convnet_reference(channels, hidden, kernel_size, params):
+    """An independent reading of a ConvNet's architecture and parameters, or None if a file holding them is bad:
+    (channels, hidden, kernel_size, {name: float32 array})."""
+    if (not isinstance(channels, (list, tuple)) or len(channels) != 2
+            or not all(type(v) is int and v >= 1 for v in (*channels, hidden, kernel_size)) or kernel_size > 9):
+        return None
+    (c1, c2), k = channels, kernel_size
+    side = ((28 - k + 1) // 2 - k + 1) // 2
+    if side < 1:
+        return None
+    shapes = {"K1": (k, k, 1, c1), "b1": (c1,), "K2": (k, k, c1, c2), "b2": (c2,),
+              "W3": (side * side * c2, hidden), "b3": (hidden,), "W4": (hidden, 10), "b4": (10,)}
+    if sum(math.prod(s) for s in shapes.values()) > checks.MAX_PARAMETERS or set(params) != set(shapes):
+        return None
+    read = {}
+    for name, shape in shapes.items():
+        value = params[name]
+        if value.shape != shape:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = value.astype(np.float32)
+        if not np.all(np.isfinite(value)):
+            return None
+        read[name] = value
+    return (c1, c2), hidden, k, read
+
+
+def both_loaders(path):
+    """``ConvNet.load`` and ``ocrlib.load_model`` on one file: (net, net), or the error if both refuse it. If
+    only one refuses it, its error is raised unless it is a ModelFileError or OSError; then (net or error, ...)
+    comes back for ``same_convnet`` to call a disagreement."""
+    results = []
+    for load in (ConvNet.load, ocrlib.load_model):
+        try:
+            results.append(load(path))
+        except Exception as err:  # noqa: BLE001 -- judged below and by judge()
+            results.append(err)
+    errors = [r for r in results if isinstance(r, Exception)]
+    for err in errors:
+        if not isinstance(err, (modelfile.ModelFileError, OSError)):
+            raise err
+    if len(errors) == 2:
+        raise errors[0]
+    return tuple(results)
+
+
+def same_convnet(ref):
+    """A check that both loaders gave the ConvNet ``ref`` (``convnet_reference``'s answer)."""
+    def check(result):
+        channels, hidden, k, params = ref
+        for loader, net in zip(("ConvNet.load", "ocrlib.load_model"), result):
+            if not isinstance(net, ConvNet):
+                return f"{loader} returned {_short(_describe(net))}, the other loader a network"
+            if (net.channels, net.hidden, net.kernel_size) != (channels, hidden, k):
+                return f"{loader} returned {net!r}, expected channels {channels}, hidden {hidden}, kernel_size {k}"
+            for name, value in params.items():
+                if net.params[name].dtype != np.float32 or not np.array_equal(net.params[name], value):
+                    return f"{loader}: {name} differs from the file's"
+        return None
+    return check
+
+
+def convnet_npz_cases(rng, tmp, n):
+    net, params = convnet_params()
+    base = dict(params, format=np.array("ocrlib.ConvNet"), channels=np.array(CONVNET["channels"]),
+                hidden=np.array(CONVNET["hidden"]), kernel_size=np.array(CONVNET["kernel_size"]))
+    saved = tmp / "convnet_saved.npz"
+    net.save(saved)
+    good = saved.read_bytes()
+    reference = convnet_reference(CONVNET["channels"], CONVNET["hidden"], CONVNET["kernel_size"], params)
+    mlp = model_arrays(seed=1, sizes=(784, 6, 10))
+    loaders = (ConvNet.load, ocrlib.load_model)
+
+    def add(what, data, bad=True, check=None, load=None, path=None, errors=(modelfile.ModelFileError,)):
+        if path is None:
+            path = tmp / f"convnet_{len(cases)}.npz"
+            path.write_bytes(data)
+        if load is None:                            # a bad file goes to each loader in turn, a valid one to both
+            load = loaders[len(cases) % 2] if bad else both_loaders
+        cases.append(Case("ConvNet .npz", what, lambda: load(path), errors, [str(path)], bad=bad, check=check))
+
+    def maybe_valid(what, data):
+        add(what, data, bad=None, check=same_convnet(reference))
+
+    def with_arrays(what, change, bad=True):
+        arrays = dict(base)
+        change(arrays)
+        add(what, npz_bytes(arrays), bad=bad)
+
+    def with_members(what, change):
+        members = {k + ".npy": _npy_bytes(v) for k, v in base.items()}
+        change(members)
+        add(what, _zip_of(members))
+
+    cases = []
+    for i in range(n):
+        kind = i % 20
+        if kind == 0:
+            add("truncated", good[:rng.randrange(len(good))])
+        elif kind in (1, 2):
+            maybe_valid("bits flipped", flip(good, rng))
+        elif kind == 3:
+            maybe_valid("compressed, bits flipped", flip(npz_bytes(base, compressed=True), rng))
+        elif kind == 4:
+            name = rng.choice(["K1", "K2", "W3", "b4", "channels", "hidden"])
+            shape = rng.choice([(100000, 100000), (2 ** 40,), (5, 5, 1, 10 ** 9), (10 ** 9, 10 ** 9), (0, 2 ** 40, 2 ** 40)])
+            descr = "<i8" if name in ("channels", "hidden") else "<f4"
+            with_members(f"{name} header claims {shape}", lambda m, n=name, s=shape, d=descr: m.__setitem__(
+                n + ".npy", _npy_member({"descr": d, "fortran_order": False, "shape": s}, b"\0" * 64)))
+        elif kind == 5:
+            key, value = rng.choice([("channels", [10 ** 6, 10 ** 6]), ("channels", [2, 2 ** 40]), ("hidden", 10 ** 9),
+                                     ("hidden", 2 ** 63 - 1), ("kernel_size", 10 ** 9), ("kernel_size", 10),
+                                     ("kernel_size", 2 ** 63 - 1), ("channels", [2 ** 62, 2 ** 62])])
+            with_arrays(f"{key} {value} with small arrays", lambda a, k=key, v=value: a.__setitem__(k, np.array(v)))
+        elif kind == 6:
+            key, value = rng.choice([
+                ("channels", np.array([2.0, 3.0])), ("channels", np.array([2, -3])), ("channels", np.array([0, 3])),
+                ("channels", np.array([True, True])), ("channels", np.array([[2, 3]])), ("channels", np.array([2])),
+                ("channels", np.array([2, 3, 4])), ("channels", np.array("2,3")), ("channels", np.array(2)),
+                ("hidden", np.array(-5)), ("hidden", np.array(5.0)), ("hidden", np.array(5.5)), ("hidden", np.array(0)),
+                ("hidden", np.array([5])), ("hidden", np.array(True)), ("hidden", np.array(5 + 0j)),
+                ("hidden", np.array(2 ** 64 - 1, np.uint64)), ("kernel_size", np.array(0)),
+                ("kernel_size", np.array(-5)), ("kernel_size", np.array(5.0)), ("kernel_size", np.array("5")),
+                ("kernel_size", np.array(np.nan)), ("kernel_size", np.array(5, "datetime64[s]"))])
+            with_arrays(f"{key} {value!r}", lambda a, k=key, v=value: a.__setitem__(k, v))
+        elif kind == 7:
+            dtype = rng.choice(["int32", "int64", "uint8", "complex64", "complex128", "bool", "datetime64[s]",
+                                "m8[s]", "S4", "U3"])
+            name = rng.choice(list(modelfile.CONVNET_NAMES))
+            with_arrays(f"{name} of dtype {dtype}", lambda a, n=name, d=dtype: a.__setitem__(n, a[n].astype(d)))
+        elif kind == 8:
+            name = rng.choice(["K1", "W4", "b3", "format", "channels"])
+            with_members(f"{name} an object array (pickle)", lambda m, n=name: m.__setitem__(
+                n + ".npy", _npy_bytes(np.array([{"a": 1}, None], dtype=object))))
+        elif kind == 9:
+            name = rng.choice(["K3", "b5", "W5", "sizes", "activation", "junk", "W1"])
+            with_arrays(f"extra member {name}", lambda a, n=name: a.__setitem__(n, np.zeros(3, np.float32)))
+        elif kind == 10:
+            name = rng.choice(list(modelfile.CONVNET_NAMES) + list(CONVNET_META))
+            with_arrays(f"missing {name}", lambda a, n=name: a.pop(n))
+        elif kind == 11:
+            name = rng.choice(list(base))
+            other = rng.choice(["same", "zeros"])
+            value = base[name] if other == "same" or base[name].dtype.kind != "f" else np.zeros_like(base[name])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")                 # zipfile warns of the duplicate name
+                buffer = io.BytesIO(npz_bytes(base))
+                with zipfile.ZipFile(buffer, "a") as zf:
+                    zf.writestr(name + ".npy", _npy_bytes(value))
+            add(f"{name} twice ({other})", buffer.getvalue())
+        elif kind == 12:
+            name = rng.choice(list(modelfile.CONVNET_NAMES))
+            how = rng.choice(["one more", "transposed", "flattened", "leading 1", "scalar"])
+            if how in ("transposed", "flattened") and base[name].ndim < 2:
+                how = "one more"                                # a vector's transpose is the vector itself
+            def reshape(a, n=name, h=how):
+                v = a[n]
+                a[n] = {"one more": np.zeros(v.shape[:-1] + (v.shape[-1] + 1,), v.dtype), "transposed": v.T.copy(),
+                        "flattened": v.reshape(-1), "leading 1": v[None], "scalar": np.array(0.5, v.dtype)}[h]
+            with_arrays(f"{name} {how}", reshape)
+        elif kind == 13:
+            key, value = rng.choice([("channels", [3, 2]), ("channels", [2, 4]), ("hidden", 6), ("kernel_size", 3),
+                                     ("kernel_size", 4)])
+            with_arrays(f"{key} {value}, arrays of the saved architecture",
+                        lambda a, k=key, v=value: a.__setitem__(k, np.array(v)))
+        elif kind == 14:
+            name = rng.choice(list(modelfile.CONVNET_NAMES))
+            bad = rng.choice([np.nan, np.inf, -np.inf, 1e39])
+            def poison(a, n=name, b=bad):
+                a[n] = a[n].astype(np.float64)
+                a[n].flat[rng.randrange(a[n].size)] = b
+            with_arrays(f"{bad} in {name}", poison)
+        elif kind == 15:
+            value = rng.choice([np.array("ocrlib.MLP"), np.array("ocrlib.convnet"), np.array(""),
+                                np.array("ocrlib.ConvNet "), np.array(["ocrlib.ConvNet"] * 2), np.array(b"ocrlib.ConvNet"),
+                                np.array(3), np.array("keras")])
+            with_arrays(f"format {value!r}", lambda a, v=value: a.__setitem__("format", v))
+        elif kind == 16:
+            which = rng.choice(["an MLP file to ConvNet.load", "a ConvNet file to MLP.load",
+                                "an MLP file to ocrlib.load_model", "an MLP file with a format member"])
+            if which == "an MLP file to ConvNet.load":
+                add(which, npz_bytes(mlp), load=ConvNet.load)
+            elif which == "a ConvNet file to MLP.load":
+                add(which, good, load=MLP.load)
+            elif which == "an MLP file with a format member":
+                add(which, npz_bytes(dict(mlp, format=np.array("ocrlib.MLP"))), load=ocrlib.load_model)
+            else:
+                add(which, npz_bytes(mlp), bad=False, check=same_model(mlp), load=ocrlib.load_model)
+        elif kind == 17:
+            which = rng.choice(["method 99", "encrypted", "method lzma", "damaged .npy header"])
+            if which == "damaged .npy header":
+                header = rng.choice([b"\x93NUMPY\x03\x00" + b"\0" * 20, b"\x93NUMPX\x01\x00", b"",
+                                     b"\x93NUMPY\x01\x00\xff\xff" + b"{" * 100,
+                                     _npy_member({"descr": "<f4", "fortran_order": False, "shape": (5, 10)})[:-3]])
+                name = rng.choice(list(base))
+                with_members(f"{name}: damaged .npy header", lambda m, n=name, h=header: m.__setitem__(n + ".npy", h))
+            else:
+                field, value = {"method 99": (8, 99), "encrypted": (6, 1), "method lzma": (8, 14)}[which]
+                add(f"zip member with {which}", _zip_patch(good, rng.randrange(len(base)), field, struct.pack("<H", value)))
+        elif kind == 18:
+            what = rng.choice(["random bytes", "empty", "a JSON model", "missing", "directory"])
+            path = tmp / f"convnet_{len(cases)}_{what.replace(' ', '_')}.npz"
+            if what == "random bytes":
+                path.write_bytes(rng.randbytes(rng.randrange(1, 5000)))
+            elif what == "empty":
+                path.write_bytes(b"")
+            elif what == "a JSON model":
+                path.write_text(json.dumps({"format": "ocrlib.ConvNet", "channels": [2, 3]}))
+            elif what == "directory":
+                path.mkdir()
+            errors = (OSError,) if what in ("missing", "directory") else (modelfile.ModelFileError,)
+            add(what, None, path=path, errors=errors)
+        else:
+            how = rng.choice(["as saved", "compressed", "Fortran order, other float widths, small integers"])
+            if how == "as saved":
+                add("valid, as saved", good, bad=False, check=same_convnet(reference))
+            elif how == "compressed":
+                add("valid, compressed", npz_bytes(base, compressed=True), bad=False, check=same_convnet(reference))
+            else:
+                arrays = {k: np.asfortranarray(v) if v.ndim >= 2 else v for k, v in base.items()}
+                for name in rng.sample(list(modelfile.CONVNET_NAMES), 3):
+                    arrays[name] = np.asfortranarray(arrays[name].astype(rng.choice(["float64", "float16"])))
+                arrays["channels"] = arrays["channels"].astype(rng.choice(["uint8", "int16", "uint64"]))
+                arrays["hidden"] = arrays["hidden"].astype(rng.choice(["int8", "uint32"]))
+                expected = convnet_reference(CONVNET["channels"], CONVNET["hidden"], CONVNET["kernel_size"],
+                                             {k: arrays[k] for k in modelfile.CONVNET_NAMES})
+                add(f"valid, {how}", npz_bytes(arrays), bad=False, check=same_convnet(expected))
+    return cases
+
+
+def convnet_json_reference(doc):
+    """An independent reading of a ConvNet JSON document (``convnet_reference``'s answer), or None if it is bad."""
+    expected = {"format", "channels", "hidden", "kernel_size", *modelfile.CONVNET_NAMES}
+    if not isinstance(doc, dict) or set(doc) != expected or doc["format"] != "ocrlib.ConvNet":
+        return None
+    channels = doc["channels"]
+    if not isinstance(channels, list):
+        return None
+    params = {}
+    for name in modelfile.CONVNET_NAMES:
+        value, dims = doc[name], []
+        while isinstance(value, list) and len(dims) < 5:        # the shape, from the first item of each level
+            dims.append(len(value))
+            value = value[0] if value else None
+        try:
+            array = np.array(doc[name], dtype=object)
+        except ValueError:                                      # ragged
+            return None
+        if array.shape != tuple(dims):
+            return None
+        for v in array.flat:
+            if type(v) is int:
+                if abs(v) > 2 ** 128:
+                    return None
+            elif type(v) is not float:
+                return None
+        params[name] = array.astype(np.float64)
+    return convnet_reference(channels, doc["hidden"], doc["kernel_size"], params)
+
+
+def _pairs_without_duplicates(pairs):
+    """A JSON object's pairs as a dict; a key given twice with two different values makes the file bad (which one
+    is the model?), the same value twice is harmless."""
+    doc = {}
+    for key, value in pairs:
+        if key in doc and doc[key] != value:
+            raise ValueError(f"key {key!r} twice, with different values")
+        doc[key] = value
+    return doc
+
+
+def convnet_json_cases(rng, tmp, n):
+    net, _ = convnet_params(seed=5)
+    saved = tmp / "convnet_saved.json"
+    net.save(saved)
+    good = saved.read_text()
+    base = json.loads(good)
+    mlp = MLP((20, 4, 10), activation="tanh", seed=2)
+    mlp_doc = {"format": "ocrlib.MLP", "sizes": [20, 4, 10], "activation": "tanh"}
+    mlp_doc.update({k: v.tolist() for k, v in mlp.params.items()})
+    loaders = (ConvNet.load, ocrlib.load_model)
+    cases = []
+
+    def add(what, text, bad=True, load=None, check=None):
+        path = tmp / f"convnet_{len(cases)}.json"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
+        if bad is None:                         # judged by the independent reading, duplicate keys refused
+            try:
+                ref = convnet_json_reference(json.loads(path.read_bytes(), object_pairs_hook=_pairs_without_duplicates))
+            except (ValueError, RecursionError):
+                ref = None
+            bad, check = (True, None) if ref is None else (None, same_convnet(ref))
+        if load is None:
+            load = loaders[len(cases) % 2] if bad else both_loaders
+        cases.append(Case("ConvNet .json", what, lambda: load(path), (modelfile.ModelFileError,), [str(path)],
+                          bad=bad, check=check))
+
+    def changed(**kw):
+        doc = json.loads(good)
+        for key, value in kw.items():
+            if value is KeyError:
+                doc.pop(key, None)
+            else:
+                doc[key] = value
+        return json.dumps(doc)
+
+    def somewhere(doc, name):
+        """A list in doc[name] and an index into it, for changing one number."""
+        value = doc[name]
+        while isinstance(value[0], list):
+            value = value[rng.randrange(len(value))]
+        return value, rng.randrange(len(value))
+
+    for i in range(n):
+        kind = i % 20
+        if kind == 0:
+            add("truncated", good[:rng.randrange(len(good))])
+        elif kind in (1, 2):
+            text = bytearray(good.encode())
+            for _ in range(rng.randint(1, 3)):
+                text[rng.randrange(len(text))] = rng.choice(b'0123456789.,-+eE[]{}":tfn ')
+            add("characters changed", bytes(text), bad=None)
+        elif kind == 3:
+            depth = rng.choice([1000, 100_000, 1_000_000])
+            where = rng.choice(["K1", "hidden", "the document"])
+            if where == "the document":
+                add(f"the document nested {depth} deep", "[" * depth + good + "]" * depth)
+            else:
+                add(f"{where} nested {depth} deep", changed(**{where: "@@"}).replace('"@@"', "[" * depth + "0" + "]" * depth))
+        elif kind == 4:
+            number = rng.choice(["1e999", "-1e999", "1" + "0" * 400, "NaN", "Infinity", "-Infinity", "1" + "0" * 5000,
+                                 "1e39", "-3.5e38"])
+            name = rng.choice(list(modelfile.CONVNET_NAMES))
+            doc = json.loads(good)
+            row, j = somewhere(doc, name)
+            row[j] = "@@"
+            add(f"number {number[:12]} in {name}", json.dumps(doc).replace('"@@"', number, 1))
+        elif kind == 5:
+            value = rng.choice([True, False, None, "0.5", "", [0.5], {}])
+            where = rng.choice(["channels", "hidden", "kernel_size"] + list(modelfile.CONVNET_NAMES))
+            doc = json.loads(good)
+            if where in ("hidden", "kernel_size"):
+                doc[where] = value
+            else:
+                row, j = somewhere(doc, where)
+                row[j] = value
+            add(f"{value!r} in {where}", json.dumps(doc))
+        elif kind == 6:
+            key, value = rng.choice([
+                ("channels", [2.0, 3]), ("channels", [2, -3]), ("channels", [0, 3]), ("channels", "2,3"),
+                ("channels", [2]), ("channels", [2, 3, 4]), ("channels", None), ("channels", {}), ("channels", 2),
+                ("channels", [[2, 3]]), ("hidden", 5.0), ("hidden", -5), ("hidden", 0), ("hidden", "5"),
+                ("hidden", 1e30), ("hidden", [5]), ("kernel_size", 5.5), ("kernel_size", 5.0), ("kernel_size", 0),
+                ("kernel_size", -1), ("kernel_size", 10), ("kernel_size", 2 ** 64), ("kernel_size", 10 ** 400)])
+            add(f"{key} {_short(repr(value), 30)}", changed(**{key: value}))
+        elif kind == 7:
+            key, value = rng.choice([("channels", [10 ** 6, 10 ** 6]), ("channels", [2, 10 ** 30]),
+                                     ("hidden", 10 ** 12), ("hidden", 2 ** 63), ("kernel_size", 10 ** 9),
+                                     ("channels", [3, 2]), ("hidden", 6), ("kernel_size", 3)])
+            add(f"{key} {_short(repr(value), 30)}, arrays of the saved architecture", changed(**{key: value}))
+        elif kind == 8:
+            key = rng.choice(["K3", "W5", "b5", "sizes", "activation", "junk", "W1"])
+            add(f"extra key {key}", changed(**{key: [0.0]}))
+        elif kind == 9:
+            key = rng.choice(list(base))
+            add(f"missing {key}", changed(**{key: KeyError}))
+        elif kind == 10:
+            key = rng.choice(list(base))
+            other = rng.choice(["same", "different"])
+            if other == "same":
+                value = base[key]
+            elif key in modelfile.CONVNET_NAMES:                # the same shape, other numbers: which is the model?
+                value = (-np.array(base[key])).tolist()
+            else:
+                value = {"format": "ocrlib.MLP", "channels": [3, 2], "hidden": 6, "kernel_size": 3}[key]
+            text = good[:-1] + f", {json.dumps(key)}: {json.dumps(value)}}}"
+            add(f"key {key} twice ({other})", text, bad=None)
+        elif kind == 11:
+            name = rng.choice(list(modelfile.CONVNET_NAMES))
+            how = rng.choice(["ragged", "one level less", "one level more", "scalar", "object", "empty", "strings",
+                              "transposed", "nulls"])
+            doc = json.loads(good)
+            v = np.array(doc[name])
+            doc[name] = {"ragged": doc[name][:-1] + [doc[name][-1][:-1]] if v.ndim > 1 else doc[name][:-1],
+                         "one level less": v.reshape(v.shape[:-2] + (-1,)).tolist() if v.ndim > 1 else v[0].item(),
+                         "one level more": v[..., None].tolist(), "scalar": 0.5, "object": {"a": 1}, "empty": [],
+                         "strings": v.astype(str).tolist(), "transposed": v.T.tolist(),
+                         "nulls": np.full(v.shape, None).tolist()}[how]
+            add(f"{name} {how}", json.dumps(doc), bad=None)
+        elif kind == 12:
+            text = rng.choice(["[]", "3", '"model"', "null", "{}", "", "\ufeff" + good, '{"format": "ocrlib.ConvNet"' * 3,
+                               good + good, good + " ", "\xff\xfe"])
+            add(f"document {_short(text, 16)}", text.encode("utf-8") if text != "\xff\xfe" else b"\xff\xfe\x00\x01",
+                bad=None)
+        elif kind == 13:
+            value = rng.choice(["ocrlib.MLP", "ocrlib.convnet", "keras", "", None, 3, ["ocrlib.ConvNet"], KeyError])
+            add(f"format {value!r}", changed(format=value))
+        elif kind == 14:
+            which = rng.choice(["an MLP file to ConvNet.load", "a ConvNet file to MLP.load",
+                                "an MLP file to ocrlib.load_model", "an MLP file with ConvNet keys"])
+            if which == "an MLP file to ConvNet.load":
+                add(which, json.dumps(mlp_doc), load=ConvNet.load)
+            elif which == "a ConvNet file to MLP.load":
+                add(which, good, load=MLP.load)
+            elif which == "an MLP file with ConvNet keys":
+                add(which, json.dumps(dict(mlp_doc, channels=[2, 3], hidden=5, kernel_size=5)), load=ocrlib.load_model)
+            else:
+                expected = {k: np.asarray(v) for k, v in mlp_doc.items() if k not in ("format",)}
+                add(which, json.dumps(mlp_doc), bad=False, load=ocrlib.load_model, check=same_model(expected))
+        elif kind == 15:
+            doc = json.loads(good)
+            row, j = somewhere(doc, rng.choice(list(modelfile.CONVNET_NAMES)))
+            row[j] = rng.choice([0, 1, -2, 3 * 10 ** 38, 2 ** 128 + 1, 10 ** 40])
+            add(f"a weight written as the integer {_short(row[j], 20)}", json.dumps(doc), bad=None)
+        elif kind == 16:
+            add("valid, indented, keys reordered", json.dumps(dict(reversed(list(base.items()))), indent=1), bad=None)
+        else:
+            add("valid, as saved", good, bad=None)
+    return cases
 
 
 # --- stroke-set files ---
@@ -1663,6 +2102,8 @@ FAMILIES = {
     "idx": lambda rng, tmp, n: idx_cases(rng, tmp, n),
     "model-npz": lambda rng, tmp, n: model_npz_cases(rng, tmp, n),
     "model-json": lambda rng, tmp, n: model_json_cases(rng, tmp, n),
+    "convnet-npz": lambda rng, tmp, n: convnet_npz_cases(rng, tmp, n),
+    "convnet-json": lambda rng, tmp, n: convnet_json_cases(rng, tmp, n),
     "strokeset": lambda rng, tmp, n: strokeset_cases(rng, tmp, n),
     "taught": lambda rng, tmp, n: taught_cases(rng, tmp, n),
     "pad": lambda rng, tmp, n: pad_cases(rng, tmp, n),
@@ -1674,7 +2115,7 @@ FAMILIES = {
     "predict": lambda rng, tmp, n: predict_cases(rng, n),
     "raster": lambda rng, tmp, n: raster_cases(rng, n),
 }
-DEFAULT_CASES = {"idx": 480, "model-npz": 500, "model-json": 400, "strokeset": 280, "taught": 240, "pad": 80,
+DEFAULT_CASES = {"idx": 480, "model-npz": 500, "model-json": 400, "convnet-npz": 400, "convnet-json": 400, "strokeset": 280, "taught": 240, "pad": 80,
                  "teacher": 160, "app": 120, "mlp": 150,
                  "fit": 200, "instance": 160, "predict": 200, "raster": 150}
 

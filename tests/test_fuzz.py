@@ -5,6 +5,7 @@ or the right answer, never a bare library exception. A few dozen cases each, to 
 import io
 import json
 import math
+import re
 import struct
 
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ocrlib import load_model
+from ocrlib.convnet import ConvNet
 from ocrlib.mnist import MAX_IDX_BYTES, IDXError, parse_idx, read_idx
 from ocrlib.modelfile import ModelFileError
 from ocrlib.network import MLP, TrainingDiverged
@@ -280,3 +283,162 @@ def test_npz_member_declaring_a_huge_array_is_refused_before_reading(tmp_path, s
             zf.writestr(f"{name}.npy", header.getvalue() + b"\0" * 16 if name == "W1" else buffer.getvalue())
     with pytest.raises(ModelFileError, match=r"model.npz: array 'W1': its header declares shape \(100000, 100000\)"):
         MLP.load(path)
+
+
+# --- ConvNet model files ---
+
+@pytest.fixture(scope="module")
+def small_convnet():
+    net = ConvNet((2, 3), 5, seed=3)
+    for b in net.biases:
+        b[...] = np.random.default_rng(3).standard_normal(b.shape)
+    return net
+
+
+def same_convnet(a, b):
+    return (isinstance(a, ConvNet) and (a.channels, a.hidden, a.kernel_size) == (b.channels, b.hidden, b.kernel_size)
+            and all(np.array_equal(a.params[k], b.params[k]) for k in b.params))
+
+
+def load_both(path):
+    """``ConvNet.load`` and ``ocrlib.load_model`` on one file: both networks, or ModelFileErrors from both."""
+    results = []
+    for load in (ConvNet.load, load_model):
+        try:
+            results.append(load(path))
+        except ModelFileError as err:
+            assert str(path) in str(err)
+            results.append(None)
+    assert (results[0] is None) == (results[1] is None), "one loader read the file, the other refused it"
+    return results
+
+
+@FEW
+@given(flips, st.booleans(), st.integers(0, 20000), st.booleans())
+def test_damaged_convnet_npz_loads_unchanged_or_raises_model_file_error(tmp_path, small_convnet, positions, cut,
+                                                                         length, compressed):
+    path = tmp_path / "convnet.npz"
+    small_convnet.save(path)
+    if compressed:
+        np.savez_compressed(path, **dict(np.load(path)))
+    data = path.read_bytes()
+    path.write_bytes(data[:length] if cut else flip_bits(data, positions))
+    for loaded in load_both(path):
+        assert loaded is None or same_convnet(loaded, small_convnet)
+
+
+architecture_arrays = st.one_of(
+    st.lists(st.integers(-3, 12), max_size=3).map(np.array), st.integers(-2 ** 63, 2 ** 63 - 1).map(np.array),
+    st.sampled_from([np.array(5.0), np.array([2.0, 3.0]), np.array(True), np.array([True, True]), np.array("5"),
+                     np.array(5 + 0j), np.array(2 ** 64 - 1, np.uint64), np.array([2, 3], np.uint8),
+                     np.array(5, np.int8), np.array([[2, 3]]), np.array([10 ** 6, 10 ** 6]), np.array(10 ** 9)]))
+
+
+@FEW
+@given(st.sampled_from(["channels", "hidden", "kernel_size"]), architecture_arrays)
+def test_convnet_npz_with_any_architecture_loads_what_it_says_or_raises(tmp_path, small_convnet, key, value):
+    path = tmp_path / "convnet.npz"
+    small_convnet.save(path)
+    arrays = dict(np.load(path))
+    arrays[key] = value
+    np.savez(path, **arrays)
+    for loaded in load_both(path):                   # only the saved architecture fits the saved arrays
+        assert loaded is None or (same_convnet(loaded, small_convnet) and value.dtype.kind in "iu"
+                                  and np.array_equal(value, arrays[key]))
+
+
+@FEW
+@given(st.sampled_from(["K1", "b2", "W3", "b4"]),
+       st.sampled_from(["int32", "uint8", "complex64", "complex128", "bool", "datetime64[s]", "S4", "U3", "object",
+                        "float16", "float64"]))
+def test_convnet_npz_weights_of_any_dtype_load_as_floats_or_raise(tmp_path, small_convnet, name, dtype):
+    path = tmp_path / "convnet.npz"
+    small_convnet.save(path)
+    arrays = dict(np.load(path))
+    arrays[name] = arrays[name].astype(dtype)
+    import zipfile
+    with zipfile.ZipFile(path, "w") as zf:           # np.savez would pickle the object array: written by hand
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, value, allow_pickle=True)
+            zf.writestr(f"{key}.npy", buffer.getvalue())
+    for loaded in load_both(path):
+        assert (loaded is not None) == dtype.startswith("float")
+        if loaded is not None:
+            assert np.array_equal(loaded.params[name], arrays[name].astype(np.float32))
+
+
+@FEW
+@given(st.sampled_from(["format", "channels", "hidden", "kernel_size", "K1", "b1", "W3", "b4", "sizes"]), json_values)
+def test_convnet_json_with_any_value_in_any_key_loads_or_raises_model_file_error(tmp_path, small_convnet, key, value):
+    path = tmp_path / "convnet.json"
+    small_convnet.save(path)
+    doc = json.loads(path.read_text())
+    doc[key] = value
+    path.write_text(json.dumps(doc))
+    for loaded in load_both(path):                   # no small JSON value is a whole weight array of the right shape
+        assert loaded is None
+
+
+@pytest.mark.parametrize("key, value", [("hidden", True), ("hidden", 5.0), ("hidden", "5"), ("hidden", None),
+                                        ("channels", [2, True]), ("channels", [2.0, 3]), ("kernel_size", -5),
+                                        ("kernel_size", 10), ("hidden", 10 ** 12), ("channels", [10 ** 6, 10 ** 6])])
+def test_convnet_json_architecture_of_anything_but_whole_numbers_is_refused(tmp_path, small_convnet, key, value):
+    path = tmp_path / "convnet.json"
+    small_convnet.save(path)
+    doc = json.loads(path.read_text())
+    doc[key] = value
+    path.write_text(json.dumps(doc))
+    assert load_both(path) == [None, None]
+
+
+@pytest.mark.parametrize("where", ["K1", "the document"])
+def test_convnet_json_nested_a_million_deep_is_a_model_file_error(tmp_path, small_convnet, where):
+    path = tmp_path / "convnet.json"
+    small_convnet.save(path)
+    deep = "[" * 10 ** 6 + "0" + "]" * 10 ** 6
+    text = path.read_text()
+    path.write_text("[" * 10 ** 6 + text + "]" * 10 ** 6 if where == "the document"
+                    else text.replace('"K1": ', f'"K1": {deep}, "x": ', 1))
+    assert load_both(path) == [None, None]
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json"])
+def test_a_model_file_of_one_kind_given_to_the_other_kinds_load_says_which_it_is(tmp_path, small_convnet, small_net,
+                                                                                 suffix):
+    mlp_path, convnet_path = tmp_path / f"mlp{suffix}", tmp_path / f"convnet{suffix}"
+    small_net.save(mlp_path)
+    small_convnet.save(convnet_path)
+    with pytest.raises(ModelFileError, match=re.escape(str(mlp_path)) + ": (an MLP model file|.*got 'ocrlib.MLP')"):
+        ConvNet.load(mlp_path)                      # the .json message names the MLP's format string
+    with pytest.raises(ModelFileError, match=re.escape(str(convnet_path)) + ": a ConvNet model file"):
+        MLP.load(convnet_path)
+    assert same_net(load_model(mlp_path), small_net)
+    assert all(same_convnet(net, small_convnet) for net in load_both(convnet_path))
+
+
+def test_convnet_npz_member_declaring_a_huge_array_is_refused_before_reading(tmp_path, small_convnet):
+    path = tmp_path / "convnet.npz"
+    small_convnet.save(path)
+    arrays = dict(np.load(path))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (5, 5, 1, 10 ** 9)})
+    import zipfile
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, value in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            zf.writestr(f"{name}.npy", header.getvalue() + b"\0" * 16 if name == "K1" else buffer.getvalue())
+    for load in (ConvNet.load, load_model):
+        with pytest.raises(ModelFileError, match=r"convnet.npz: array 'K1': its header declares shape \(5, 5, 1, 1000000000\)"):
+            load(path)
+
+
+@pytest.mark.xfail(strict=True, reason="a JSON key given twice: json.loads keeps the last value and the file loads; "
+                                       "the .npz reader refuses a member given twice")
+def test_convnet_json_with_a_weight_given_twice_with_other_numbers_is_refused(tmp_path, small_convnet):
+    path = tmp_path / "convnet.json"
+    small_convnet.save(path)
+    text = path.read_text()
+    path.write_text(text[:-1] + ', "b2": ' + json.dumps((-small_convnet.params["b2"]).tolist()) + "}")
+    assert load_both(path) == [None, None]
