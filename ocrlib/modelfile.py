@@ -287,6 +287,9 @@ def load_convnet(path, architecture, shapes):
         meta = (doc["channels"].tolist(), doc["hidden"].tolist(), doc["kernel_size"].tolist())
     else:
         doc = _json_document(path)
+        if doc.get("format") == FORMAT or "theta1" in doc:
+            raise ModelFileError(f"{path}: an MLP model file, not a ConvNet's; read it with ocrlib.MLP.load "
+                                 f"or ocrlib.load_model")
         if doc.get("format") != CONVNET_FORMAT:
             raise ModelFileError(f"{path}: expected \"format\": \"{CONVNET_FORMAT}\", got {_short(doc.get('format'))}")
         expected = ["format", "channels", "hidden", "kernel_size", *CONVNET_NAMES]
@@ -326,10 +329,24 @@ def _json_document(path):
     if size > MAX_JSON_BYTES:
         raise ModelFileError(f"{path}: {size:,} bytes is more than a JSON model may hold "
                              f"({MAX_JSON_BYTES:,}, MAX_JSON_BYTES)")
+    def once(pairs):                                # a key given twice would hold two models: refuse it
+        doc = dict(pairs)
+        if len(doc) < len(pairs):
+            seen, repeated = set(), []
+            for key, _ in pairs:
+                if key in seen:
+                    repeated.append(key)
+                seen.add(key)
+            raise ModelFileError(f"{path}: the key {repeated[0]!r} is given more than once; a model file gives "
+                                 f"each key once")
+        return doc
+
     try:
-        doc = json.loads(path.read_bytes())
+        doc = json.loads(path.read_bytes(), object_pairs_hook=once)
     except RecursionError:
         raise ModelFileError(f"{path}: not a model: its JSON is nested too deeply") from None
+    except ModelFileError:
+        raise
     except ValueError as err:
         raise ModelFileError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(doc, dict):

@@ -434,8 +434,6 @@ def test_convnet_npz_member_declaring_a_huge_array_is_refused_before_reading(tmp
             load(path)
 
 
-@pytest.mark.xfail(strict=True, reason="a JSON key given twice: json.loads keeps the last value and the file loads; "
-                                       "the .npz reader refuses a member given twice")
 def test_convnet_json_with_a_weight_given_twice_with_other_numbers_is_refused(tmp_path, small_convnet):
     path = tmp_path / "convnet.json"
     small_convnet.save(path)
