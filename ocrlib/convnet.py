@@ -211,6 +211,15 @@ class ConvNet:
         delta1 = pool_backward(dp1, s["a1"], s["p1"]) * relu_prime(s["a1"])     # (N, 24, 24, C1)
         return delta1, delta2, delta3, delta4
 
+    def input_gradient(self, X, delta4):
+        """d(something)/dx for images X, given delta4 = d(something)/dz4 (N, 10) at the logits: ``deltas``
+        down to the first convolution, then its dx (col2im), (N, 28, 28) (``ocrlib/explain.py``)."""
+        s = self.forward(X)
+        delta4 = np.asarray(delta4, dtype=s["p"].dtype).reshape(len(s["x"]), 10)
+        delta1 = self.deltas(s, delta4)[0]
+        _, _, dx = conv_backward(delta1, s["cols1"], self.weights[0], s["x"].shape)    # (N, 28, 28, 1)
+        return dx[..., 0]
+
     def loss(self, X, y):
         """The mean cross-entropy on (X, y)."""
         p = self.predict_proba(X).reshape(-1, 10)
