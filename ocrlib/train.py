@@ -24,7 +24,7 @@ from ocrlib.convnet import ConvNet
 from ocrlib.mnist import load_mnist
 from ocrlib.network import MLP
 from ocrlib.paths import CONVNET_PATH, MODEL_PATH
-from ocrlib.stroke_synthesis import synthetic_digits
+from ocrlib.stroke_synthesis import redrawn_digits, styles_with_habits, synthetic_digits
 
 SIZES = (784, 800, 10)
 EPOCHS = 20
@@ -34,22 +34,37 @@ MOMENTUM = 0.9
 SEED = 0
 SYNTHETIC = 20_000      # template digits added to MNIST's 60,000
 
-# The ConvNet (ocrlib/convnet.py): the same data and augmentation, fewer epochs (each costs about 8 of the MLP's)
+# The ConvNet (ocrlib/convnet.py): the same data and augmentation, fewer epochs (each costs about 8 of the MLP's),
+# and two more kinds of drawn digits: its template digits include real writers' habits (HABITS), and REDRAWN of
+# MNIST's training digits are drawn again through the pad's path (``redrawn_digits``).
 CONVNET = {"channels": (16, 32), "hidden": 128}
 CONVNET_EPOCHS = 10
 CONVNET_LR = 0.05
+REDRAWN = 15_000
 
 
 def train(sizes=SIZES, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, momentum=MOMENTUM, seed=SEED,
-          synthetic=SYNTHETIC, alpha=ALPHA, progress=True, network="mlp"):
+          synthetic=SYNTHETIC, alpha=ALPHA, progress=True, network="mlp", redrawn=None):
     """Train on the 60,000 MNIST training images and ``synthetic`` template digits, with augmentation
     (elastic distortion of strength ``alpha``, 0 for none). ``network``: "mlp" (of ``sizes``) or "convnet"
-    (of ``CONVNET``'s shape). Returns (net, history, seconds)."""
+    (of ``CONVNET``'s shape); the ConvNet's template digits include ``HABITS``, and ``redrawn`` (default
+    ``REDRAWN``) training digits drawn again through the pad's path join its training set. Returns
+    (net, history, seconds)."""
     start = time.perf_counter()
+    convnet = network == "convnet"
     X, y = load_mnist("train")
+    rng = np.random.default_rng(seed)
+    extra_X, extra_y = [X], [y]
     if synthetic:
-        X_synthetic, y_synthetic = synthetic_digits(synthetic, np.random.default_rng(seed))
-        X, y = np.concatenate([X, X_synthetic]), np.concatenate([y, y_synthetic])
+        X_synthetic, y_synthetic = synthetic_digits(synthetic, rng, lacking=styles_with_habits() if convnet else None)
+        extra_X.append(X_synthetic)
+        extra_y.append(y_synthetic)
+    redrawn = (REDRAWN if convnet else 0) if redrawn is None else redrawn
+    if redrawn:
+        chosen = rng.choice(len(X), redrawn, replace=False)
+        extra_X.append(redrawn_digits(X[chosen], rng, progress=progress))
+        extra_y.append(y[chosen])
+    X, y = np.concatenate(extra_X), np.concatenate(extra_y)
     net = MLP(sizes, activation="relu", seed=seed) if network == "mlp" else ConvNet(**CONVNET, seed=seed)
     history = net.fit(X, y, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                       lr_schedule="cosine", progress=progress, seed=seed, augment=partial(augment, alpha=alpha))
@@ -69,6 +84,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--synthetic", type=int, default=SYNTHETIC,
                         help=f"template digits in styles MNIST lacks, added to training (default {SYNTHETIC:,})")
+    parser.add_argument("--redrawn", type=int, default=None,
+                        help=f"MNIST training digits drawn again through the pad's path, added to training "
+                             f"(default {REDRAWN:,} for the ConvNet, 0 for the MLP)")
     parser.add_argument("--alpha", type=float, default=ALPHA,
                         help=f"strength of the elastic distortion, 0 for none (default {ALPHA:g})")
     parser.add_argument("--out", type=Path, default=None,
@@ -77,6 +95,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.synthetic < 0 or args.alpha < 0:
         parser.error(f"--synthetic and --alpha must be >= 0, got {args.synthetic} and {args.alpha}")
+    if args.redrawn is not None and not 0 <= args.redrawn <= 60_000:
+        parser.error(f"--redrawn must be between 0 and 60,000 (MNIST's training digits), got {args.redrawn}")
 
     convnet = args.network == "convnet"
     epochs = args.epochs if args.epochs is not None else CONVNET_EPOCHS if convnet else EPOCHS
@@ -84,7 +104,8 @@ def main(argv=None):
     out = args.out if args.out is not None else CONVNET_PATH if convnet else MODEL_PATH
     sizes = (784, *args.hidden, 10)
     net, history, seconds = train(sizes, epochs, args.batch_size, lr, args.momentum, args.seed,
-                                  args.synthetic, args.alpha, progress=not args.no_progress, network=args.network)
+                                  args.synthetic, args.alpha, progress=not args.no_progress, network=args.network,
+                                  redrawn=args.redrawn)
     X_test, y_test = load_mnist("test")
     accuracy = net.evaluate(X_test, y_test)
     net.save(out)

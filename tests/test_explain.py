@@ -105,7 +105,7 @@ def test_a_counterfactual_makes_the_shipped_network_read_the_runner_up_with_litt
     from ocrlib import load_pretrained
     net = load_pretrained(name)
     image = digits[0][0]                                                 # a 7
-    first, second, p = top_two(net, image)
+    first, second, _ = top_two(net, image)
     assert first == 7 and second != 7
     change = counterfactual(net, image, second)
     assert change.reached and net.predict(change.image) == second
