@@ -59,13 +59,21 @@ def digit_of(digit, name="digit"):
     return int(digit)
 
 
-def saliency(model, image, digit):
-    """d p(digit) / d pixel for one image, and input x gradient; both (28, 28), by the model's backward pass."""
+def saliency(model, image, digit, of="p"):
+    """d p(digit) / d pixel for one image, and input x gradient; both (28, 28), by the model's backward pass.
+
+    ``of="logit"`` takes the gradient of the digit's logit z_digit instead: the same picture for a digit the
+    network is unsure of, but one that does not fade away as p(digit) nears 0 or 1, where p(digit)'s own
+    gradient, p(digit) (e_digit - p) through the softmax, does. The pad shows the logit's.
+    """
     x = image_of(model, image)
     digit = digit_of(digit)
+    if of not in ("p", "logit"):
+        raise ValueError(f"of must be 'p' or 'logit', got {of!r}")
     p = model.predict_proba(x)                                          # (10,)
-    dp_dz = p[digit] * (np.eye(10, dtype=p.dtype)[digit] - p)           # the softmax's Jacobian row, (10,)
-    gradient = model.input_gradient(x[None], dp_dz[None]).reshape(IMAGE_SHAPE)
+    onehot = np.eye(10, dtype=p.dtype)[digit]
+    dz = p[digit] * (onehot - p) if of == "p" else onehot               # d p(digit) / dz, or d z_digit / dz
+    gradient = model.input_gradient(x[None], dz[None]).reshape(IMAGE_SHAPE)
     return Saliency(gradient, x * gradient, float(p[digit]))
 
 
@@ -159,4 +167,24 @@ def top_two(model, image):
     return int(first), int(second), p
 
 
-__all__ = ["Counterfactual", "Saliency", "Units", "counterfactual", "hidden_units", "saliency", "top_two"]
+class Explanation(NamedTuple):
+    digit: int                     # what the network reads
+    runner_up: int                 # the digit it gives the next highest probability
+    p: np.ndarray                  # (10,) probabilities
+    digit_map: np.ndarray          # (28, 28) input x gradient of the digit's logit: the ink that raised and lowered it
+    runner_up_map: np.ndarray      # (28, 28) the same for the runner-up
+    units: Units                   # the hidden units that pushed the digit up and down most
+    change: Counterfactual         # the ink to add and remove to make it read the runner-up
+
+
+def explain(model, image, top=3):
+    """Everything the pad's "Why?" shows, for one image: see ``Explanation``."""
+    x = image_of(model, image)
+    digit, runner_up, p = top_two(model, x)
+    return Explanation(digit, runner_up, p, saliency(model, x, digit, of="logit").input_times_gradient,
+                       saliency(model, x, runner_up, of="logit").input_times_gradient,
+                       hidden_units(model, x, digit, top=top), counterfactual(model, x, runner_up))
+
+
+__all__ = ["Counterfactual", "Explanation", "Saliency", "Units", "counterfactual", "explain", "hidden_units", "saliency",
+           "top_two"]

@@ -9,6 +9,7 @@ a canvas, bars and buttons; code and tests can draw on either:
     pad.prediction, pad.probabilities, pad.image        # digit, (10,) probabilities, (28, 28) network input
     report = pad.teach(1)                               # p(1) before -> after, MNIST accuracy before -> after
     pad.undo_teach(); pad.undo(); pad.clear(); pad.save_model("my_model.npz"); pad.reset()
+    pad.explaining = True; pad.predict(); pad.explanation   # why it read what it read (ocrlib/explain.py)
 
 Teaching goes through ``Teacher`` (``ocrlib/teacher.py``: a few small steps that rehearse MNIST, so the
 network does not forget it), and every taught drawing is a row in the taught-drawings database
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ocrlib.convnet import ConvNet
+from ocrlib.explain import explain
 from ocrlib.mnist import load_mnist
 from ocrlib.network import MLP
 from ocrlib.paths import CONVNET_PATH, MODEL_PATH, USER_MODEL_PATH
@@ -65,9 +67,13 @@ class Pad:
     - ``model_path``: where ``save_model`` writes by default (``data/taught/my_model.npz``); never the shipped model.
     - ``teaching``: False for a read-only pad, whose ``teach`` refuses.
     - ``teacher_options``: passed to ``Teacher`` (``steps``, ``lr``, ...); its defaults are measured ones.
+    - ``explaining``: True to explain each reading at pen-up (``explanation``, an ``ocrlib.explain.Explanation``:
+      the ink that raised and lowered the digit and the runner-up, the top hidden units, and the ink that would
+      make it read the runner-up). Settable at any time; ``predict`` then brings it up to date.
     """
 
-    def __init__(self, model=None, taught_path=None, model_path=None, teaching=True, teacher_options=None):
+    def __init__(self, model=None, taught_path=None, model_path=None, teaching=True, teacher_options=None,
+                 explaining=False):
         if isinstance(model, str) and model not in PRETRAINED or \
                 not isinstance(model, (str, type(None), MLP, ConvNet)):
             raise ValueError(f"model must be an MLP, a ConvNet or one of {sorted(PRETRAINED)}, got {model!r}")
@@ -89,6 +95,8 @@ class Pad:
         self.image = None                       # what the network sees: float32 (28, 28), or None when blank
         self.probabilities = None               # (10,), or None when blank
         self.prediction = None
+        self.explaining = bool(explaining)
+        self.explanation = None                 # an Explanation at pen-up while ``explaining``, else None
         self._last_predict = -np.inf
         self.teacher = None                     # made at the first teach (it loads MNIST's training digits)
         self.taught_as = None                # the label the current drawing was taught as, until it changes
@@ -242,7 +250,13 @@ class Pad:
         else:
             self.probabilities = self.model.predict_proba(self.image)       # (10,)
             self.prediction = int(self.probabilities.argmax())
-        self._show()
+        explain_now = self.explaining and self.image is not None and self.current is None
+        if not explain_now:                     # at pen-up only: while the pen moves it would be out of date
+            self.explanation = None
+        self._show()                            # the reading first: it is what the person waits for
+        if explain_now:
+            self.explanation = explain(self.model, self.image)
+            self._show()
         return self.prediction
 
     def _forgetting_sample(self):

@@ -18,6 +18,7 @@ import ipycanvas
 import ipywidgets
 import numpy as np
 
+from ocrlib.convnet import ConvNet
 from ocrlib.pad import FORGETTING_SAMPLE, Pad
 from ocrlib.preprocess import CANVAS_SIZE, PEN_WIDTH
 
@@ -50,6 +51,72 @@ def bars_html(probabilities):
                     f"</span></div>")
     return "".join(rows)
 
+
+
+# "Why?": maps of what raised and lowered a digit. Okabe and Ito's orange and blue, which colour-blind eyes tell
+# apart, and which stay apart in greyscale: orange turns mid-grey, blue dark grey, and "no effect" is white. Blue
+# cells are also striped, so that even a print without colour shows which way each pixel pushed.
+RAISED, LOWERED, WHITE = np.array([230, 159, 0]), np.array([0, 114, 178]), np.array([255, 255, 255])
+WHY_SCALE = 4               # screen pixels of a map per input pixel (a 28x28 map is 112x112)
+TILE = 56                   # the side of a hidden unit's picture
+
+
+def heat_colours(values, limit=None):
+    """A signed map (h, w) -> its colours (h, w, 3) and where it is striped (h, w): orange where positive,
+    blue where negative, white at 0, each as strong as its size against ``limit`` (default: the largest)."""
+    values = np.asarray(values, dtype=np.float64)
+    limit = np.abs(values).max() if limit is None else limit
+    a = np.zeros_like(values) if not limit > 0 else np.clip(np.abs(values) / limit, 0, 1)     # (h, w) in [0, 1]
+    rgb = WHITE * (1 - a[..., None]) + np.where(values[..., None] < 0, LOWERED, RAISED) * a[..., None]
+    return rgb, (values < 0) & (a > 0.15)
+
+
+def enlarged(rgb, striped, scale):
+    """Colours (h, w, 3) as an RGBA picture (h scale, w scale, 4), the ``striped`` cells crossed by white
+    diagonal lines."""
+    h, w = striped.shape
+    big = np.repeat(np.repeat(np.round(rgb).astype(np.uint8), scale, axis=0), scale, axis=1)   # (h s, w s, 3)
+    rows, cols = np.indices((h * scale, w * scale))
+    stripes = np.repeat(np.repeat(striped, scale, axis=0), scale, axis=1) & ((rows + cols) % 4 == 0)
+    big[stripes] = 255
+    return np.dstack([big, np.full((h * scale, w * scale), 255, np.uint8)])
+
+
+def heat_rgba(values, scale=WHY_SCALE, limit=None):
+    """A signed map (h, w) as an RGBA picture (h scale, w scale, 4): orange where positive, striped blue where
+    negative, white at 0."""
+    return enlarged(*heat_colours(values, limit), scale)
+
+
+def change_rgba(image, added, removed, scale=WHY_SCALE):
+    """The ink a counterfactual keeps (grey), adds (orange) and removes (striped blue), as RGBA (28 s, 28 s, 4)."""
+    rgb, striped = heat_colours(added - removed)
+    untouched = (added == 0) & (removed == 0)
+    kept = (image - removed)[..., None]                                  # (28, 28, 1), the ink that stays
+    grey = WHITE * (1 - kept) + np.array([90, 90, 90]) * kept
+    rgb[untouched] = grey[untouched]
+    return enlarged(rgb, striped, scale)
+
+
+def tiles_rgba(pictures, gap=4):
+    """Pictures (n, h, w), each a signed weight image, side by side as one RGBA strip of TILE-sized tiles."""
+    strip = np.full((TILE, max(1, len(pictures)) * (TILE + gap), 4), 255, np.uint8)
+    for i, picture in enumerate(pictures):
+        tile = heat_rgba(picture, scale=TILE // picture.shape[0])
+        h, w = tile.shape[:2]
+        strip[:h, i * (TILE + gap):i * (TILE + gap) + w] = tile
+    return strip
+
+
+def units_html(units, digit, convnet):
+    """The hidden units that pushed ``digit`` up and down most, in words."""
+    kind = "first-layer filters" if convnet else "hidden units"
+
+    def listed(indices):
+        return ", ".join(f"#{i} ({units.contribution[i]:+.1f})" for i in indices) or "none"
+
+    return (f"<b>The {kind}</b> that raised {digit} most: {listed(units.up)}; lowered it most: "
+            f"{listed(units.down)}. Their weights, left to right:")
 
 # The pointer over the pad is the pen itself: a circle as wide as the line it draws.
 _R = PEN_WIDTH / 2
@@ -85,6 +152,19 @@ STYLE = f"""
 .digitpad .digitpad-bar > div {{ height: 100%; background: #607d8b; }}
 .digitpad .digitpad-bar-top .digitpad-bar > div {{ background: #388e3c; }}
 .digitpad .digitpad-percent {{ width: 3.6em; flex: 0 0 auto; text-align: right; }}
+/* "Why?": three maps side by side (wrapping on a narrow screen), then the hidden units */
+.digitpad .digitpad-why {{ --map: 112px; max-width: 100%; border-top: 1px solid #ccc; margin-top: 6px;
+  padding-top: 4px; }}
+.digitpad .digitpad-why-maps {{ flex-wrap: wrap; gap: 4px 16px; }}
+.digitpad .digitpad-why-figure {{ width: var(--map); flex: 0 0 auto; }}
+.digitpad .digitpad-why-figure .widget-html-content {{ white-space: normal; line-height: 1.25; font-size: 0.9em; }}
+.digitpad canvas.digitpad-why-map {{ width: var(--map) !important; height: var(--map) !important;
+  image-rendering: pixelated; outline: 1px solid #999; margin: 1px; }}
+.digitpad canvas.digitpad-why-units {{ height: calc(var(--map) / 2) !important; width: auto !important;
+  max-width: 100%; image-rendering: pixelated; margin: 1px; }}
+.digitpad .digitpad-why-text .widget-html-content {{ white-space: normal; line-height: 1.35; }}
+.digitpad .digitpad-swatch {{ display: inline-block; width: 0.9em; height: 0.9em; vertical-align: -0.1em;
+  outline: 1px solid #777; }}
 /* no box of the pad may scroll: a scrolling box would be one more stop for Tab */
 .digitpad .widget-box, .digitpad .widget-html, .digitpad .widget-html-content {{ overflow: visible !important; }}
 .digitpad .digitpad-row {{ flex-wrap: wrap; align-items: center; max-width: 100%; }}
@@ -114,6 +194,7 @@ STYLE = f"""
 @media (max-width: 600px) {{
   .digitpad {{ --pad: calc(100vw - 24px); --seen: 112px; --big: 80px; }}
   .digitpad .digitpad-reading {{ flex-basis: 100% !important; }}
+  .digitpad .digitpad-why {{ --map: calc((100vw - 72px) / 3); }}
 }}
 .digitpad .digitpad-jump {{ display: none; }}
 /* a phone held sideways: the pad as tall as the screen, the reading beside it */
@@ -128,12 +209,14 @@ STYLE = f"""
   .digitpad {{ --pad: min(40vw, 62vh, 640px); --seen: 168px; --big: 132px;
     --jp-widgets-font-size: 18px; --jp-widgets-inline-height: 36px; }}
   .digitpad .digitpad-reading {{ max-width: 720px; }}
+  .digitpad .digitpad-why {{ --map: 168px; }}
 }}
 /* presentation mode: large enough for the back of a room */
 .digitpad.digitpad-present {{ --pad: min(56vw, 78vh, calc(100vh - 230px)); --seen: min(20vw, 200px, 22vh);
   --big: min(16vw, 220px);
   --jp-widgets-font-size: 22px; --jp-widgets-inline-height: 44px; }}
 .digitpad.digitpad-present .digitpad-reading {{ max-width: none; }}
+.digitpad.digitpad-present .digitpad-why {{ --map: min(12vw, 200px); }}
 @media (max-width: 600px) {{
   .digitpad.digitpad-present {{ --pad: calc(100vw - 24px); --seen: 112px; --big: 96px; }}
 }}
@@ -158,7 +241,9 @@ PAGE_SCRIPT = """
   if (window.digitpadScript) return;
   window.digitpadScript = true;
   const names = {"digitpad-canvas": "Drawing pad: draw one digit here with a mouse, a finger or a pen",
-                 "digitpad-seen": "The drawing as the network sees it, 28 by 28 pixels"};
+                 "digitpad-seen": "The drawing as the network sees it, 28 by 28 pixels",
+                 "digitpad-why-map": "A map of the pixels that raised (orange) and lowered (striped blue) a digit",
+                 "digitpad-why-units": "The weights of the hidden units named above"};
   const label = () => {
     for (const el of document.querySelectorAll(".digitpad canvas:not([tabindex='-1'])")) el.tabIndex = -1;
     for (const [cls, name] of Object.entries(names)) {
@@ -409,8 +494,9 @@ class DigitPad(Pad):
                        "digitpad-drawing")
         seen = W.VBox([W.HTML("<b>The network sees</b>"), self.seen])
         guess = W.VBox([W.HTML("<b>It reads</b>"), self.digit_label])
+        self._build_why()
         reading = _box(W.VBox, [_box(W.HBox, [seen, guess], "digitpad-guess-row"),
-                                  self.bars],
+                                  self.bars, self.why_toggle, self.why_box],
                        "digitpad-reading")
         heading = W.HTML("<b>Teach it:</b> choose the digit you drew, then press Teach it")
         heading.add_class("digitpad-heading")
@@ -428,6 +514,76 @@ class DigitPad(Pad):
         if not self.teaching:
             self.teach_box.layout.display = "none"
         self._present(present)
+
+    def _build_why(self):
+        """The "Why?" toggle, and the box it opens: three maps, the hidden units, and words for each."""
+        W = ipywidgets
+        self.why_toggle = W.ToggleButton(description="Why?", value=self.explaining,
+                                         tooltip="Show what made the network read this digit")
+        self.why_toggle.add_class("digitpad-why-toggle")
+        self.why_toggle.observe(lambda change: self._safely(lambda: self._explain(change["new"])), "value")
+        self.why_captions = [W.HTML() for _ in range(3)]
+        self.why_maps = []
+        for name in ("the digit", "the runner-up", "the change"):
+            canvas = ipycanvas.Canvas(width=28 * WHY_SCALE, height=28 * WHY_SCALE)
+            canvas.add_class("digitpad-why-map")
+            canvas.tabbable = False
+            self.why_maps.append(canvas)
+        figures = [_box(W.VBox, [caption, canvas], "digitpad-why-figure")
+                   for caption, canvas in zip(self.why_captions, self.why_maps)]
+        self.why_units_text = W.HTML()
+        self.why_units_text.add_class("digitpad-why-text")
+        self.why_units = ipycanvas.Canvas(width=6 * (TILE + 4), height=TILE)
+        self.why_units.add_class("digitpad-why-units")
+        self.why_units.tabbable = False
+        self.why_legend = W.HTML(
+            f"<span class='digitpad-swatch' style='background:rgb{tuple(RAISED)}'></span> raised it "
+            f"(or ink added) &nbsp; <span class='digitpad-swatch' style='background:repeating-linear-gradient("
+            f"45deg, rgb{tuple(LOWERED)} 0 3px, #fff 3px 4px)'></span> lowered it (or ink removed), striped")
+        self.why_legend.add_class("digitpad-why-text")
+        for canvas in self.why_maps + [self.why_units]:
+            canvas.on_client_ready(lambda: self._show_why(again=True))
+        self.why_box = _box(W.VBox, [self.why_legend, _box(W.HBox, figures, "digitpad-why-maps"),
+                                     self.why_units_text, self.why_units], "digitpad-why")
+        self.why_box.layout.display = None if self.explaining else "none"
+        self._why_shown = None                  # the Explanation last drawn
+
+    def _explain(self, on):
+        self.explaining = on
+        self.why_box.layout.display = None if on else "none"
+        self.predict()
+
+    def _show_why(self, again=False):
+        """Draw the explanation of the reading (at pen-up, while "Why?" is on), unless it is already drawn."""
+        e = self.explanation
+        if e is None:
+            if self.explaining:
+                for caption in self.why_captions:
+                    caption.value = ""
+                self.why_units_text.value = "Draw a digit: at pen-up this shows why the network reads it so."
+                for canvas in self.why_maps + [self.why_units]:
+                    canvas.clear()
+            self._why_shown = None
+            return
+        if e is self._why_shown and not again:
+            return
+        self._why_shown = e
+        convnet = isinstance(self.model, ConvNet)
+        self.why_captions[0].value = f"<b>Why {e.digit}</b> ({percent(e.p[e.digit])}): its ink"
+        self.why_captions[1].value = f"<b>Why not {e.runner_up}</b> ({percent(e.p[e.runner_up])}), the runner-up"
+        self.why_captions[2].value = (f"<b>What would make it a {e.runner_up}</b>" if e.change.reached else
+                                      f"<b>Towards a {e.runner_up}</b> (not reached)")
+        limit = max(np.abs(e.digit_map).max(), np.abs(e.runner_up_map).max())   # one scale: comparable maps
+        pictures = [heat_rgba(e.digit_map, limit=limit), heat_rgba(e.runner_up_map, limit=limit),
+                    change_rgba(self.image, e.change.added, e.change.removed)]
+        units = list(e.units.up) + list(e.units.down)
+        self.why_units_text.value = units_html(e.units, e.digit, convnet)
+        with ipycanvas.hold_canvas():
+            for canvas, picture in zip(self.why_maps, pictures):
+                canvas.put_image_data(picture, 0, 0)
+            self.why_units.clear()
+            if units:
+                self.why_units.put_image_data(tiles_rgba(e.units.pictures[units]), 0, 0)
 
     def _teach_choice(self):
         if self.label_choice.value is None:
@@ -494,6 +650,8 @@ class DigitPad(Pad):
         self.taught_label.value = f"Taught drawings (all pads): {self.taught_count}"
         self.status_line.value = html.escape(self._status_text())
         self._show_seen()
+        if self.explaining or self._why_shown is not None:
+            self._show_why()
 
     def _status_text(self):
         if not self._message_is_news:
