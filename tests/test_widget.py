@@ -202,3 +202,70 @@ def test_the_taught_count_catches_up_with_other_pads_at_pen_up(pad, tmp_path):
     assert pad.taught_count == 0                        # this pad has not looked since it started
     draw_one(pad)                                       # its pen-up reads the reading first, then the count
     assert pad.taught_count == 1 and pad.taught_label.value == "Taught drawings (all pads): 1"
+
+
+# --- "Why?" ---
+
+def test_why_shows_the_explanation_at_pen_up_and_hides_when_off(pad, monkeypatch):
+    sent = {i: [] for i in range(3)}
+    for i, canvas in enumerate(pad.why_maps):
+        monkeypatch.setattr(canvas, "put_image_data", lambda array, x, y, i=i: sent[i].append(array))
+    assert pad.why_box.layout.display == "none" and pad.explanation is None
+    pad.why_toggle.value = True
+    assert pad.why_box.layout.display is None
+    assert "at pen-up" in pad.why_units_text.value
+    pad.on_pen_down(140, 40)
+    pad.on_pen_move(140, 140)
+    assert pad.explanation is None and not sent[0]           # nothing while the pen moves
+    pad.on_pen_up(140, 240)
+    e = pad.explanation
+    assert e is not None and e.digit == pad.prediction and e.runner_up != e.digit
+    assert f"Why {e.digit}" in pad.why_captions[0].value and f"Why not {e.runner_up}" in pad.why_captions[1].value
+    assert f"make it a {e.runner_up}" in pad.why_captions[2].value
+    assert all(len(sent[i]) == 1 and sent[i][0].shape == (112, 112, 4) for i in range(3))
+    assert "raised 1 most: #" in pad.why_units_text.value
+    pad.why_toggle.value = False
+    assert pad.why_box.layout.display == "none" and pad.explanation is None
+    pad.clear()
+    pad.why_toggle.value = True
+    assert pad.explanation is None and "at pen-up" in pad.why_units_text.value
+
+
+def test_why_colours_are_apart_in_colour_and_in_greyscale():
+    from ocrlib.widget import LOWERED, RAISED, change_rgba, heat_rgba
+
+    values = np.zeros((28, 28))
+    values[5:10, 5:10] = 2.0
+    values[15:20, 15:20] = -2.0
+    picture = heat_rgba(values)                                              # (112, 112, 4)
+    assert picture.shape == (112, 112, 4) and np.all(picture[..., 3] == 255)
+    assert np.array_equal(picture[24, 24, :3], RAISED)                      # strongest raise: orange
+    assert np.array_equal(picture[0, 0, :3], [255, 255, 255])               # no effect: white
+    lowered = picture[60:80, 60:80, :3].reshape(-1, 3)
+    assert np.all((lowered == LOWERED).all(axis=1) | (lowered == 255).all(axis=1))
+    assert 0.15 < (lowered == 255).all(axis=1).mean() < 0.35                 # striped with white lines
+
+    def grey(rgb):
+        return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+
+    assert grey(RAISED) - grey(LOWERED) > 60 and 255 - grey(RAISED) > 60     # three greys far apart
+    image = np.zeros((28, 28))
+    image[10, 10] = 1.0
+    added, removed = np.zeros((28, 28)), np.zeros((28, 28))
+    added[3, 3], removed[10, 10] = 0.8, 1.0
+    change = change_rgba(image, added, removed)
+    assert np.allclose(change[13, 13, :3], 255 * 0.2 + RAISED * 0.8, atol=1)    # added: orange, 0.8 as strong
+    assert np.array_equal(change[41, 42, :3], LOWERED)                       # removed: blue
+    assert np.array_equal(change[0, 0, :3], [255, 255, 255])
+
+
+def test_why_explains_within_the_pads_own_numbers(pad):
+    """The three maps are the explain module's, for the pad's own image."""
+    from ocrlib.explain import saliency
+
+    pad.why_toggle.value = True
+    draw_one(pad)
+    e = pad.explanation
+    assert np.allclose(e.digit_map, saliency(pad.model, pad.image, e.digit, of="logit").input_times_gradient)
+    assert np.allclose(e.change.image, np.clip(pad.image + e.change.added - e.change.removed, 0, 1), atol=1e-6)
+    assert pad.model.predict(e.change.image) == e.runner_up
