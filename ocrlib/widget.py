@@ -61,12 +61,18 @@ WHY_SCALE = 4               # screen pixels of a map per input pixel (a 28x28 ma
 TILE = 56                   # the side of a hidden unit's picture
 
 
+def css_colour(rgb):
+    return "#" + "".join(f"{int(c):02x}" for c in rgb)
+
+
 def heat_colours(values, limit=None):
     """A signed map (h, w) -> its colours (h, w, 3) and where it is striped (h, w): orange where positive,
-    blue where negative, white at 0, each as strong as its size against ``limit`` (default: the largest)."""
+    blue where negative, white at 0, each as strong as the square root of its size against ``limit`` (default:
+    the largest)."""
     values = np.asarray(values, dtype=np.float64)
     limit = np.abs(values).max() if limit is None else limit
     a = np.zeros_like(values) if not limit > 0 else np.clip(np.abs(values) / limit, 0, 1)     # (h, w) in [0, 1]
+    a = np.sqrt(a)                              # a tenth of the largest still shows, as a third of the colour
     rgb = WHITE * (1 - a[..., None]) + np.where(values[..., None] < 0, LOWERED, RAISED) * a[..., None]
     return rgb, (values < 0) & (a > 0.15)
 
@@ -157,7 +163,9 @@ STYLE = f"""
   padding-top: 4px; }}
 .digitpad .digitpad-why-maps {{ flex-wrap: wrap; gap: 4px 16px; }}
 .digitpad .digitpad-why-figure {{ width: var(--map); flex: 0 0 auto; }}
-.digitpad .digitpad-why-figure .widget-html-content {{ white-space: normal; line-height: 1.25; font-size: 0.9em; }}
+.digitpad .digitpad-why-figure .widget-html-content {{ white-space: normal; line-height: 1.25; font-size: 0.9em;
+  min-height: 3.75em; }}
+.digitpad .digitpad-why-toggle {{ align-self: flex-start; margin-top: 4px; }}
 .digitpad canvas.digitpad-why-map {{ width: var(--map) !important; height: var(--map) !important;
   image-rendering: pixelated; outline: 1px solid #999; margin: 1px; }}
 .digitpad canvas.digitpad-why-units {{ height: calc(var(--map) / 2) !important; width: auto !important;
@@ -537,9 +545,9 @@ class DigitPad(Pad):
         self.why_units.add_class("digitpad-why-units")
         self.why_units.tabbable = False
         self.why_legend = W.HTML(
-            f"<span class='digitpad-swatch' style='background:rgb{tuple(RAISED)}'></span> raised it "
+            f"<span class='digitpad-swatch' style='background:{css_colour(RAISED)}'></span> raised it "
             f"(or ink added) &nbsp; <span class='digitpad-swatch' style='background:repeating-linear-gradient("
-            f"45deg, rgb{tuple(LOWERED)} 0 3px, #fff 3px 4px)'></span> lowered it (or ink removed), striped")
+            f"45deg, {css_colour(LOWERED)} 0 3px, #fff 3px 4px)'></span> lowered it (or ink removed), striped")
         self.why_legend.add_class("digitpad-why-text")
         for canvas in self.why_maps + [self.why_units]:
             canvas.on_client_ready(lambda: self._show_why(again=True))

@@ -350,6 +350,63 @@ def test_every_size_with_mouse_and_touch(sync_api, app, browser, size):
         context.close()
 
 
+PAINTED = """(canvas) => {
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let orange = 0, blue = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+    if (r > g && g > b && r - b > 60) orange++;                  // towards #e69f00 from white
+    if (b > r + 60 && b > g) blue++;                             // towards #0072b2 from white
+  }
+  return [orange, blue];
+}"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_why_at_every_size(sync_api, app, browser, size):
+    """"Why?" on: a drawing is explained at pen-up, in maps painted orange and blue, with nothing off screen."""
+    url, _, _ = app
+    width, height = SIZES[size]
+    phone = width < 1000
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True, is_mobile=phone)
+    page = open_pad(context, url, [])
+    expect = sync_api.expect
+    stroke, digit = seven(shift=2 + 4 * list(SIZES).index(size))
+    try:
+        expect(page.locator(".digitpad-prediction")).to_contain_text("blank", timeout=30_000)
+        toggle = page.locator(".digitpad-why-toggle")
+        toggle.tap() if phone else toggle.click()
+        why = page.locator(".digitpad-why")
+        expect(why).to_be_visible(timeout=15_000)
+        expect(why).to_contain_text("at pen-up", timeout=15_000)
+        (draw_with_touch if phone else draw_with_mouse)(page, stroke)
+        captions = page.locator(".digitpad-why-figure")
+        expect(captions.nth(0)).to_contain_text(f"Why {digit}", timeout=15_000)
+        expect(captions.nth(2)).to_contain_text("make it a", timeout=15_000)
+        expect(why).to_contain_text(f"raised {digit} most", timeout=15_000)
+        maps = page.locator("canvas.digitpad-why-map")
+        deadline = time.monotonic() + 15                # the pictures arrive just after the words
+        while sum(maps.nth(0).evaluate(PAINTED)) == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        orange, blue = maps.nth(0).evaluate(PAINTED)
+        assert orange > 50 and blue + orange > 100, (orange, blue)
+        assert sum(maps.nth(2).evaluate(PAINTED)) > 20                  # the change: ink added or removed
+        for i in range(3):
+            box = maps.nth(i).bounding_box()
+            assert box["width"] >= (90 if phone else 110), box
+        assert page.evaluate(LAYOUT_PROBLEMS) == []
+        why.scroll_into_view_if_needed()
+        screenshot(page, f"digit_pad_app_{width}x{height}_why.png", top=False)
+        toggle.tap() if phone else toggle.click()
+        expect(why).to_be_hidden(timeout=15_000)
+    except BaseException:
+        fail_with_screenshot(page, f"test_browser-why-{size}")
+        raise
+    finally:
+        close_pad(page)
+        context.close()
+
+
 def test_keyboard_only(sync_api, app, browser):
     url, taught, _ = app
     context = browser.new_context(viewport={"width": 1366, "height": 768})
@@ -468,7 +525,7 @@ def test_a_dead_kernel_says_connection_lost(sync_api, app, browser):
 
 def test_in_jupyterlab_the_keyboard_is_never_stuck_on_the_pad(sync_api, browser, tmp_path):
     """In a notebook in JupyterLab, as on the app's page: Tab never stops on a canvas, and leaves one that a
-    click focused (ipycanvas's canvas keeps every key, Tab too); both canvases are named for screen readers;
+    click focused (ipycanvas's canvas keeps every key, Tab too); every canvas is named for screen readers;
     a mouse passing over the pad sends the kernel nothing."""
     code = f"from ocrlib.widget import DigitPad\nDigitPad(taught_path={str(tmp_path / 'taught.sqlite')!r})"
     notebook = {"cells": [{"cell_type": "code", "id": "pad", "metadata": {}, "execution_count": None,
@@ -495,7 +552,7 @@ def test_in_jupyterlab_the_keyboard_is_never_stuck_on_the_pad(sync_api, browser,
             sync_api.expect(canvas).to_have_attribute("tabindex", "-1", timeout=15_000)
             names = page.evaluate("[...document.querySelectorAll('.digitpad canvas')]"
                                   ".map(c => [c.tabIndex, c.getAttribute('role'), c.getAttribute('aria-label')])")
-            assert [tab for tab, _, _ in names] == [-1, -1]
+            assert len(names) == 6 and all(tab == -1 for tab, _, _ in names)    # the pad, the 28x28, "Why?"'s 4
             assert all(role == "img" and name for _, role, name in names)
             live = page.evaluate("[...document.querySelectorAll('.digitpad-status, .digitpad-announce')]"
                                  ".map(e => e.getAttribute('aria-live'))")

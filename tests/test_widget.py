@@ -254,7 +254,8 @@ def test_why_colours_are_apart_in_colour_and_in_greyscale():
     added, removed = np.zeros((28, 28)), np.zeros((28, 28))
     added[3, 3], removed[10, 10] = 0.8, 1.0
     change = change_rgba(image, added, removed)
-    assert np.allclose(change[13, 13, :3], 255 * 0.2 + RAISED * 0.8, atol=1)    # added: orange, 0.8 as strong
+    a = np.sqrt(0.8)                                                         # added 0.8 of the most: sqrt(0.8) orange
+    assert np.allclose(change[13, 13, :3], 255 * (1 - a) + RAISED * a, atol=1)
     assert np.array_equal(change[41, 42, :3], LOWERED)                       # removed: blue
     assert np.array_equal(change[0, 0, :3], [255, 255, 255])
 
