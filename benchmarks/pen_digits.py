@@ -61,12 +61,13 @@ def accuracy_table(rows, columns):
     return "\n".join(lines)
 
 
-def pen_up_latency(model, drawings, repeats, seed=0):
-    """Seconds from the last pen-up of a drawing to the pad's prediction: one median per drawing."""
+def pen_up_latency(model, drawings, repeats, seed=0, pad_class=Pad, **options):
+    """Seconds from the last pen-up of a drawing to the pad's prediction: one median per drawing. ``pad_class``
+    and ``options`` make the pad (e.g. ``DigitPad``, ``explaining=True``)."""
     rng = np.random.default_rng(seed)
     medians = []
     with tempfile.TemporaryDirectory() as folder:
-        pad = Pad(model=model, taught_path=Path(folder) / "taught.npz")
+        pad = pad_class(model=model, taught_path=Path(folder) / "taught.npz", **options)
         for strokes in drawings:
             placed = place_on_canvas(strokes, rng)
             pad.clear()
