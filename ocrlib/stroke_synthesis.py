@@ -187,7 +187,8 @@ STYLES_MNIST_LACKS = {
 # Habits of real writers that the styles above still left misread (seen in the development pen digits: the
 # curled-tail 9 read as 3 or 8, the 5 with a short stem read as 3, the one-stroke 4 with a loop read as 6, the
 # 1 with a long low flag read as 7, the slashed or run-on 0 read as 9 or 6, the 7 with a curled top read as 2).
-# The ConvNet trains on them (``ocrlib/train.py``); the MLP keeps the styles it shipped with.
+# ``python -m ocrlib.train --network convnet --habits`` trains on them; measured, they did not help (README,
+# "The ConvNet"), so the shipped models were trained without them.
 HABITS = {
     0: [[np.r_[_arc(0.5, 0.5, 0.36, 0.48, -90, 275)], _line((0.55, -0.08), (0.45, 1.08))],          # a zero slashed upright
         [np.r_[_arc(0.5, 0.55, 0.45, 0.45, -60, 300), _line((0.75, 0.17), (0.9, 0.0))]],      # a zero whose end runs on past its start

@@ -50,3 +50,33 @@ def test_styles_mnist_lacks_are_drawn_only_when_asked_for():
     crossed_zero_ink, plain_zero_ink = always[0].sum(), never[0].sum()   # label 0 first: a slash adds ink
     assert crossed_zero_ink > 1.2 * plain_zero_ink
     assert set(STYLES_MNIST_LACKS) <= set(TEMPLATES)
+
+
+def test_habits_join_the_styles_only_when_asked_for():
+    from ocrlib.stroke_synthesis import HABITS, styles_with_habits
+
+    styles = styles_with_habits()
+    for digit, habits in HABITS.items():
+        assert all(any(h is s for s in styles[digit]) for h in habits)
+        assert all(any(s is t for t in styles[digit]) for s in STYLES_MNIST_LACKS.get(digit, []))
+    plain, _ = synthetic_digits(20, np.random.default_rng(1), p_lacking=1.0)
+    with_habits, _ = synthetic_digits(20, np.random.default_rng(1), p_lacking=1.0, lacking=styles)
+    assert not np.array_equal(plain, with_habits)
+    assert np.array_equal(plain, synthetic_digits(20, np.random.default_rng(1), p_lacking=1.0,
+                                                  lacking=STYLES_MNIST_LACKS)[0])
+
+
+def test_redrawn_digits_keep_their_shape_in_the_pads_pen():
+    from ocrlib import load_mnist
+    from ocrlib.stroke_synthesis import redrawn_digits
+
+    X, _ = load_mnist("test")
+    images = np.concatenate([X[:6], np.zeros((1, 28, 28), np.uint8)])
+    redrawn = redrawn_digits(images, np.random.default_rng(0))
+    assert redrawn.shape == images.shape and redrawn.dtype == np.uint8
+    assert np.array_equal(redrawn, redrawn_digits(images, np.random.default_rng(0)))       # seeded
+    assert not redrawn[-1].any()                                                           # blank stays blank
+    for before, after in zip(images[:6], redrawn[:6]):
+        assert not np.array_equal(before, after) and after.max() > 200
+        ink_before, ink_after = before > 80, after > 80                                    # the same digit, roughly
+        assert (ink_before & ink_after).sum() > 0.3 * min(ink_before.sum(), ink_after.sum())

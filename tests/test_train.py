@@ -37,3 +37,23 @@ def test_command_line_refuses_negative_counts(capsys):
     with pytest.raises(SystemExit):
         train.main(["--synthetic", "-5"])
     assert "--synthetic and --alpha must be >= 0" in capsys.readouterr().err
+
+
+def test_command_line_adds_habits_and_redrawn_digits_when_asked(tmp_path, monkeypatch):
+    X, y = ocrlib.load_mnist("test")
+    monkeypatch.setattr(train, "load_mnist", lambda split: (X[:50], y[:50]))
+    seen = {}
+
+    def fit(self, X, y, augment=None, **kwargs):
+        seen.update(X=X, labels=y)
+        return {"loss": [0.0]}
+
+    monkeypatch.setattr(ocrlib.MLP, "fit", fit)
+    out = str(tmp_path / "m.npz")
+    train.main(["--hidden", "8", "--synthetic", "20", "--out", out, "--no-progress"])
+    plain = seen["X"]
+    train.main(["--hidden", "8", "--synthetic", "20", "--habits", "--redrawn", "10", "--out", out, "--no-progress"])
+    assert len(seen["X"]) == 80 and not (seen["X"][50:70] == plain[50:70]).all()
+    assert set(seen["labels"][70:].tolist()) <= set(y[:50].tolist())
+    with pytest.raises(SystemExit):
+        train.main(["--redrawn", "70000"])
