@@ -18,9 +18,11 @@ the drawing before and after, and the forgetting check: accuracy on a fixed samp
 digits before and after.
 """
 
+import math
 import os
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,13 +33,36 @@ from ocrlib.explain import explain
 from ocrlib.mnist import load_mnist
 from ocrlib.network import MLP
 from ocrlib.paths import CONVNET_PATH, MODEL_PATH, USER_MODEL_PATH
-from ocrlib.preprocess import strokes_to_mnist
+from ocrlib.preprocess import CANVAS_SIZE, strokes_to_mnist
 from ocrlib.pretrained import PRETRAINED, load_pretrained
 from ocrlib.taught import DuplicateDrawing, TaughtStore
 from ocrlib.teacher import Teacher
 
 PREDICT_INTERVAL = 0.05     # seconds: at most one prediction per interval while the pen moves (always one at pen-up)
 FORGETTING_SAMPLE = 1000    # MNIST test digits scored before and after each teach: what teaching does to the rest
+# What a page may send. A pointer is on the pad or just off it (a drag that leaves it); a digit drawn slowly for
+# a minute is about 4,000 points; a person teaches a drawing every few seconds at most.
+REACH = 2 * CANVAS_SIZE     # |x| and |y| at most this: no pointer on or near the 280 x 280 pad is further
+MAX_POINTS = 5000           # points in one drawing, all its strokes together
+TEACH_LIMIT = 20            # teaches in any TEACH_WINDOW seconds, per pad: junk teaching is held back
+TEACH_WINDOW = 60.0
+
+
+class RefusedInput(ValueError):
+    """A pointer event or a teach that the pad refuses: what a page sent is not what a person draws."""
+
+
+def check_point(x, y):
+    """(x, y) as floats, or ``RefusedInput``: each a finite real number within ``REACH`` of the pad."""
+    point = []
+    for name, value in (("x", x), ("y", y)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise RefusedInput(f"a pointer's {name} must be a number, got {type(value).__name__}")
+        value = float(value)
+        if not math.isfinite(value) or abs(value) > REACH:
+            raise RefusedInput(f"a pointer's {name} must be a finite number within {REACH} of the pad, got {value!r}")
+        point.append(value)
+    return tuple(point)
 
 
 @dataclass
@@ -98,6 +123,7 @@ class Pad:
         self.explaining = bool(explaining)
         self.explanation = None                 # an Explanation at pen-up while ``explaining``, else None
         self._last_predict = -np.inf
+        self._teach_times = deque()             # when this pad's recent teaches were, for TEACH_LIMIT
         self.teacher = None                     # made at the first teach (it loads MNIST's training digits)
         self.taught_as = None                # the label the current drawing was taught as, until it changes
         self._sample = None                     # the forgetting check's MNIST digits, loaded at the first teach
@@ -117,25 +143,38 @@ class Pad:
 
     # --- what the canvas calls ---
 
+    @property
+    def points(self):
+        """The points of the drawing on the pad, all strokes together."""
+        return sum(len(s) for s in self.strokes) + (len(self.current) if self.current else 0)
+
     def on_pen_down(self, x, y):
-        x, y = float(x), float(y)                # plain floats: NumPy scalars cannot go to the browser as JSON
+        x, y = check_point(x, y)                # plain floats: NumPy scalars cannot go to the browser as JSON
+        if self.points >= MAX_POINTS:
+            self._refuse_long()
+            return
         self.taught_as = None                 # a new stroke: a new drawing, not yet taught
         self.current = [(x, y)]
         self._last_predict = -np.inf
         self.predict()
 
     def on_pen_move(self, x, y):
+        point = check_point(x, y)
         if self.current is None:                # the pointer moves with the pen up: nothing to draw
             return
-        self.current.append((float(x), float(y)))
+        if self.points >= MAX_POINTS:
+            self._refuse_long()
+            return
+        self.current.append(point)
         if time.monotonic() - self._last_predict >= PREDICT_INTERVAL:
             self.predict()
 
     def on_pen_up(self, x=None, y=None):
+        point = None if x is None and y is None else check_point(x, y)
         if self.current is None:
             return
-        if x is not None and (float(x), float(y)) != self.current[-1]:
-            self.on_pen_move(x, y)
+        if point is not None and point != self.current[-1] and self.points < MAX_POINTS:
+            self.current.append(point)
         self.strokes.append(np.array(self.current, dtype=np.float64))
         self.current = None
         self.predict()                          # the reading first: it is what the person waits for
@@ -143,6 +182,11 @@ class Pad:
         if count != self._taught_count:
             self._taught_count = count
             self._show()
+
+    def _refuse_long(self):
+        if not self.status.startswith("This drawing has"):
+            self._say(f"This drawing has {MAX_POINTS:,} points, the most a pad takes: lift the pen, or clear the "
+                      f"pad and draw again.")
 
     # --- buttons ---
 
@@ -182,6 +226,14 @@ class Pad:
             self._say(f"This drawing is already taught as a {self.taught_as}. Draw a new digit, or press "
                       f"Undo teach to take that lesson back.")
             return None
+        now = time.monotonic()
+        while self._teach_times and now - self._teach_times[0] > TEACH_WINDOW:
+            self._teach_times.popleft()
+        if len(self._teach_times) >= TEACH_LIMIT:
+            wait = TEACH_WINDOW - (now - self._teach_times[0])
+            self._say(f"Not taught: this pad has taught {TEACH_LIMIT} drawings in the last {TEACH_WINDOW:.0f} "
+                      f"seconds, the most it may. Try again in {math.ceil(wait)} s.")
+            return None
         if self.teacher is None:
             self.teacher = Teacher(self.model, store=self.store, pad=self.name, **self.teacher_options)
         X_sample, y_sample = self._forgetting_sample()
@@ -194,6 +246,7 @@ class Pad:
                       "reset, or by another pad). Draw a new digit.")
             return None
         accuracy_after = self.model.evaluate(X_sample, y_sample)
+        self._teach_times.append(time.monotonic())
         self.taught_as = label
         self._taught_count = len(self.store)
         message = (f"Taught a {label}: p({label}) went from {p_before:.0%} to {p_after:.0%}; on "

@@ -19,11 +19,41 @@ import ipywidgets
 import numpy as np
 
 from ocrlib.convnet import ConvNet
-from ocrlib.pad import FORGETTING_SAMPLE, Pad
+from ocrlib.pad import FORGETTING_SAMPLE, Pad, RefusedInput, check_point
 from ocrlib.preprocess import CANVAS_SIZE, PEN_WIDTH
 
 PAPER, INK = "#fdfdf8", "#1c1c1c"
 SHOW_INTERVAL = 0.1         # seconds: at most one screen update per interval while the pen moves (always one at pen-up)
+# The canvas's messages from the page: a pointer sends about 60 a second (the page holds moves to one per 20 ms)
+MESSAGE_RATE = 120          # messages a second a page may send, on average ...
+MESSAGE_BURST = 240         # ... and at once
+MAX_TOUCHES = 10
+POINTER_EVENTS = {"mouse_down", "mouse_move", "mouse_up", "mouse_out"}
+TOUCH_EVENTS = {"touch_start", "touch_move", "touch_end", "touch_cancel"}
+IGNORED_EVENTS = {"client_ready", "mouse_wheel", "key_down"}      # client_ready is handled; the others unused
+
+
+def canvas_event(content):
+    """A message from the page's drawing canvas -> (event, points): its name and its points, checked.
+
+    Raises ``RefusedInput`` for anything a pointer does not send: no dict, an unknown event, a missing,
+    non-numeric, non-finite or far-off coordinate, more than ``MAX_TOUCHES`` touches.
+    """
+    if not isinstance(content, dict):
+        raise RefusedInput(f"a canvas message must be an object, got {type(content).__name__}")
+    event = content.get("event")
+    if event in POINTER_EVENTS:
+        return event, [check_point(content.get("x"), content.get("y"))]
+    if event in TOUCH_EVENTS:
+        touches = content.get("touches")
+        if not isinstance(touches, list) or len(touches) > MAX_TOUCHES:
+            raise RefusedInput(f"a touch message must list at most {MAX_TOUCHES} touches")
+        if not all(isinstance(t, dict) for t in touches):
+            raise RefusedInput("each touch must be an object with x and y")
+        return event, [check_point(t.get("x"), t.get("y")) for t in touches]
+    if event in IGNORED_EVENTS:
+        return event, []
+    raise RefusedInput(f"unknown canvas event {str(event)[:40]!r}")
 
 
 def percent(p):
@@ -327,6 +357,9 @@ class DigitPad(Pad):
         self._seen = None                   # the 28x28 image last sent to the browser
         self._reset_armed = False           # "Reset to pretrained" pressed once: the next press resets
         self._last_shown = -np.inf          # when the view was last brought up to date
+        self.refused = 0                    # messages from the page refused at the canvas's door
+        self._tokens, self._last_message = MESSAGE_BURST, time.monotonic()     # for MESSAGE_RATE
+        self._last_refusal = -np.inf
         super().__init__(*args, **kwargs)
         self._build(present)
         self._built = True
@@ -335,18 +368,58 @@ class DigitPad(Pad):
     # --- the canvas: draw each piece of ink as it comes, then let ``Pad`` do the rest ---
 
     def on_pen_down(self, x, y):
+        x, y = check_point(x, y)
         self._message_is_news = False
         self._disarm_reset()
-        with ipycanvas.hold_canvas():
-            self.canvas.fill_circle(float(x), float(y), PEN_WIDTH / 2)
+        points = self.points
         super().on_pen_down(x, y)
+        if self.points > points:
+            with ipycanvas.hold_canvas():
+                self.canvas.fill_circle(x, y, PEN_WIDTH / 2)
 
     def on_pen_move(self, x, y):
-        if self.current is not None:
-            x0, y0 = self.current[-1]
-            with ipycanvas.hold_canvas():
-                self.canvas.stroke_line(x0, y0, float(x), float(y))
+        x, y = check_point(x, y)
+        last = self.current[-1] if self.current else None
+        points = self.points
         super().on_pen_move(x, y)
+        if last is not None and self.points > points:
+            with ipycanvas.hold_canvas():
+                self.canvas.stroke_line(*last, x, y)
+
+    # --- the canvas's door: every message from the page's canvas is checked here first ---
+
+    def _door(self, _widget, content, _buffers):
+        """A message from the page's canvas: checked (``canvas_event``), counted against ``MESSAGE_RATE``, and
+        only then drawn. A refused message changes nothing but the status line, which says why."""
+        now = time.monotonic()
+        self._tokens = min(MESSAGE_BURST, self._tokens + (now - self._last_message) * MESSAGE_RATE)
+        self._last_message = now
+        if self._tokens < 1:
+            self._refuse("this page sends more messages than a pen makes")
+            return
+        self._tokens -= 1
+        try:
+            event, points = canvas_event(content)
+        except RefusedInput as err:
+            self._refuse(str(err))
+            return
+        if event == "client_ready":
+            self._redraw()
+        elif not points and event not in ("touch_end", "touch_cancel"):
+            return
+        handlers = {"mouse_down": self.on_pen_down, "mouse_move": self.on_pen_move, "mouse_up": self.on_pen_up,
+                    "mouse_out": self.on_pen_up, "touch_start": self.on_pen_down, "touch_move": self.on_pen_move,
+                    "touch_end": self.on_pen_up, "touch_cancel": lambda *_: self.on_pen_up()}
+        if event in handlers:
+            self._safely(lambda: handlers[event](*(points[0] if points else ())))
+
+    def _refuse(self, why):
+        """Count a refused message; say so on the status line at most once a second."""
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._last_refusal >= 1.0:
+            self._last_refusal = now
+            self._say(f"The pad ignored a message from this page ({why}): {self.refused} so far.")
 
     def clear(self):
         self._message_is_news = False
@@ -440,15 +513,10 @@ class DigitPad(Pad):
         self.canvas = ipycanvas.Canvas(width=CANVAS_SIZE, height=CANVAS_SIZE)
         self.canvas.add_class("digitpad-canvas")
         self.canvas.tabbable = False            # Tab goes from button to button; the pen needs a pointer
-        self.canvas.on_client_ready(self._redraw)
-        self.canvas.on_mouse_down(self.on_pen_down)
-        self.canvas.on_mouse_move(self.on_pen_move)
-        self.canvas.on_mouse_up(self.on_pen_up)
-        self.canvas.on_mouse_out(self.on_pen_up)
-        self.canvas.on_touch_start(lambda touches: self.on_pen_down(*touches[0]))
-        self.canvas.on_touch_move(lambda touches: self.on_pen_move(*touches[0]))
-        self.canvas.on_touch_end(lambda touches: self.on_pen_up(*(touches[0] if touches else (None, None))))
-        self.canvas.on_touch_cancel(lambda touches: self.on_pen_up())
+        # the canvas's messages come to the pad's own door (_door), which checks them, instead of ipycanvas's
+        # handler, which would pass on whatever a page sent
+        self.canvas.on_msg(self.canvas._handle_frontend_event, remove=True)
+        self.canvas.on_msg(self._door)
 
         self.seen = ipycanvas.Canvas(width=28, height=28)          # one pixel per input; enlarged by the browser
         self.seen.add_class("digitpad-seen")

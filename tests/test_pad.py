@@ -19,6 +19,11 @@ def draw(pad, points):
     pad.on_pen_up(*points[-1])
 
 
+def draw_one(pad, shift=0):
+    """A "1": a straight stroke down the middle of the pad, moved ``shift`` px right."""
+    draw(pad, [(140 + shift, 40), (140 + shift, 140), (140 + shift, 240)])
+
+
 def draw_digit(pad, digit):
     """A drawing of ``digit`` from the stroke test set that the shipped model reads correctly."""
     drawings, labels = load_stroke_set(source="template")
@@ -233,13 +238,22 @@ def test_teach_rejects_a_label_that_is_not_a_digit(pad):
         pad.teach(10)
 
 
+def send(pad, event, **content):
+    """A message from the page's canvas, as the browser sends it."""
+    pad.canvas._handle_custom_msg({"event": event, **content}, [])
+
+
 def test_touch_events_draw_like_the_mouse(pad):
-    pad.canvas._touch_start_callbacks([(140, 40)])
-    pad.canvas._touch_move_callbacks([(140, 140)])
-    pad.canvas._touch_move_callbacks([(140, 240)])
-    pad.canvas._touch_end_callbacks([])
+    send(pad, "touch_start", touches=[{"x": 140, "y": 40}])
+    send(pad, "touch_move", touches=[{"x": 140, "y": 140}])
+    send(pad, "touch_move", touches=[{"x": 140, "y": 240}])
+    send(pad, "touch_end", touches=[])
     assert len(pad.strokes) == 1 and len(pad.strokes[0]) == 3
     assert pad.prediction == 1
+    send(pad, "mouse_down", x=100, y=50)
+    send(pad, "mouse_move", x=180, y=50)
+    send(pad, "mouse_up", x=180, y=50)
+    assert len(pad.strokes) == 2 and pad.prediction == 7
 
 
 def test_the_pad_draws_in_the_networks_280_by_280_space():
@@ -322,3 +336,80 @@ def test_the_pad_reads_with_either_shipped_network_and_reset_keeps_its_kind(tmp_
     assert isinstance(Pad(taught_path=tmp_path / "taught.sqlite").model, MLP)        # the lessons' default
     with pytest.raises(ValueError, match="model must be an MLP, a ConvNet or one of"):
         Pad(model="resnet", taught_path=tmp_path / "taught.sqlite")
+
+
+# --- what a hostile page may send: refused at the canvas's door, the pad unharmed ---
+
+CRAFTED = [
+    ["not", "a", "dict"],
+    {"event": "mouse_down"},                                            # no coordinates
+    {"event": "mouse_down", "x": "140", "y": 40},                       # a string
+    {"event": "mouse_down", "x": True, "y": 40},                        # a bool is no coordinate
+    {"event": "mouse_down", "x": float("nan"), "y": 40},
+    {"event": "mouse_down", "x": float("inf"), "y": 40},
+    {"event": "mouse_down", "x": 1e308, "y": 40},
+    {"event": "mouse_down", "x": [140], "y": 40},
+    {"event": "touch_start", "touches": {"x": 1, "y": 2}},              # not a list
+    {"event": "touch_start", "touches": [{"x": 1, "y": 2}] * 1000},     # a thousand fingers
+    {"event": "touch_start", "touches": [[1, 2]]},
+    {"event": "execute", "code": "import os"},                          # no such event
+    {"x": 140, "y": 40},
+]
+
+
+@pytest.mark.parametrize("content", CRAFTED, ids=range(len(CRAFTED)))
+def test_a_crafted_canvas_message_is_refused_and_changes_nothing(pad, content):
+    pad.canvas._handle_custom_msg(content, [])
+    assert pad.refused == 1 and pad.strokes == [] and pad.current is None and pad.image is None
+    assert pad.status.startswith("The pad ignored a message from this page (")
+    draw_one(pad)                                                       # and the pad still reads
+    assert pad.prediction == 1
+
+
+def test_a_flood_of_messages_is_held_to_the_rate_a_pen_makes(pad, monkeypatch):
+    from ocrlib import widget
+
+    now = [1000.0]
+    monkeypatch.setattr("time.monotonic", lambda: now[0])
+    pad._last_message = now[0]
+    send(pad, "mouse_down", x=140, y=40)
+    for k in range(1000):                                               # all at once
+        send(pad, "mouse_move", x=140, y=40 + k % 200)
+    assert pad.refused == 1000 + 1 - widget.MESSAGE_BURST
+    assert pad.points == widget.MESSAGE_BURST
+    now[0] += 1.0                                                        # a second later, the pen may go on
+    send(pad, "mouse_move", x=150, y=240)
+    assert pad.points == widget.MESSAGE_BURST + 1
+
+
+def test_a_drawing_holds_at_most_max_points(pad, monkeypatch):
+    from ocrlib import pad as pad_module
+
+    monkeypatch.setattr(pad_module, "MAX_POINTS", 300)
+    pad.on_pen_down(140, 40)
+    for k in range(1000):
+        pad.on_pen_move(140 + k % 3, 40 + k / 5)
+    pad.on_pen_up(140, 240)
+    pad.on_pen_down(50, 50)                                             # a new stroke: no room either
+    assert pad.points == 300 and len(pad.strokes) == 1
+    assert "300 points, the most a pad takes" in pad.status
+    pad.clear()
+    draw_one(pad)
+    assert pad.prediction == 1
+
+
+def test_teaching_is_held_to_teach_limit_a_minute(pad, tmp_path, monkeypatch):
+    from ocrlib import pad as pad_module
+    from ocrlib.taught import load_taught
+
+    monkeypatch.setattr(pad_module, "TEACH_LIMIT", 3)
+    for k in range(3):
+        pad.clear()
+        draw_one(pad, shift=4 * k)
+        assert pad.teach(1) is not None
+    pad.clear()
+    draw_one(pad, shift=20)
+    assert pad.teach(1) is None and "the most it may" in pad.status
+    assert len(load_taught(pad.taught_path)[1]) == 3                    # nothing more reached the database
+    pad._teach_times[0] -= 61                                            # a minute after the first
+    assert pad.teach(1) is not None
