@@ -7,14 +7,18 @@
     python -m ocrlib.app --read-only                       # draw and read, no teaching
 
 Every page that opens gets a kernel of its own (about 80 MB) running a ``DigitPad``. A page that is closed
-shuts its kernel down; a page left open with nobody drawing is shut down after ``--idle-minutes`` and
-says "Connection lost - reload". Stop the server with Ctrl+C.
+shuts its kernel down; a page that vanishes without closing (a phone locked, a browser crashed) is shut down
+after ``--grace-seconds`` with no connection; a page left open with nobody drawing is shut down after
+``--idle-minutes``; either says "Connection lost - reload". Served beyond this computer, the pad asks for a
+class password (``--password``, or one made up and printed at start), and takes at most ``--max-pages`` pages
+(``ocrlib/classroom.py``). Stop the server with Ctrl+C.
 """
 
 import argparse
 import ipaddress
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,6 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ocrlib.classroom import PASSWORD_VARIABLE
 from ocrlib.paths import PACKAGE_DIR, TAUGHT_DIR, TAUGHT_PATH
 from ocrlib.pretrained import PRETRAINED
 
@@ -33,6 +38,9 @@ PAGE_TEMPLATE = "digitpad"                  # ocrlib/page/voila/templates/digitp
 PAGE_DIR = PACKAGE_DIR / "page"             # a Jupyter data folder holding that template
 CULL_INTERVAL = 60                          # seconds between two checks for idle kernels
 MAX_IDLE_MINUTES = 7 * 24 * 60              # --idle-minutes at most: a week ("inf" cannot be given to the server)
+KERNEL_MB = 100                             # memory a page's kernel takes, with room to spare (measured: about 80)
+KEPT_FREE_MB = 1024                         # memory left for the system and the server when --max-pages is chosen
+PASSWORD_WORDS = ("pen", "ink", "loop", "tail", "dot", "line", "curl", "bar", "hook", "arc", "nib", "pad")
 
 
 def app_notebook(pad_code, teaching=True):
@@ -106,6 +114,41 @@ def minutes(text):
     return value
 
 
+def seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds from 1 to 86400 (a day), got {text!r}")
+    return value
+
+
+def page_count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pages from 1 to 10000, got {text!r}")
+    return value
+
+
+def default_max_pages():
+    """As many pages as this computer's memory holds: KERNEL_MB each, with KEPT_FREE_MB kept free; at least 1."""
+    try:
+        total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (AttributeError, ValueError, OSError):
+        return 20
+    return max(1, int((total_mb - KEPT_FREE_MB) // KERNEL_MB))
+
+
+def class_password():
+    """A password a class can type: three short words and two digits, e.g. ``loop-ink-arc-42``."""
+    words = [secrets.choice(PASSWORD_WORDS) for _ in range(3)]
+    return "-".join(words) + f"-{secrets.randbelow(90) + 10}"
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m ocrlib.app",
@@ -126,8 +169,26 @@ def parse_args(argv=None):
                         help="open in presentation mode (large pad and prediction, for a projector)")
     parser.add_argument("--idle-minutes", type=minutes, default=20, metavar="MINUTES",
                         help="shut down a page's kernel after this many minutes with no drawing (default 20)")
+    parser.add_argument("--grace-seconds", type=seconds, default=120, metavar="SECONDS",
+                        help="shut down a page's kernel once it has had no connection this long: a page that "
+                             "vanished without closing, such as a locked phone (default 120)")
+    parser.add_argument("--password", metavar="WORD",
+                        help="the class password students type once per browser (default: none on this computer "
+                             "only; made up and printed at start when --ip serves other devices)")
+    parser.add_argument("--no-password", action="store_true",
+                        help="no password even when serving other devices (anyone who reaches the computer can "
+                             "open the pad and teach it)")
+    parser.add_argument("--max-pages", type=page_count, default=None, metavar="N",
+                        help="at most N pages at once; the next gets 'the class is full' (default: as many as "
+                             f"this computer's memory holds at {KERNEL_MB} MB a page, printed at start)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     args = parser.parse_args(argv)
+    if args.password is not None and args.no_password:
+        parser.error("--password and --no-password contradict each other: give one")
+    if args.password is not None and not args.password.strip():
+        parser.error("--password must not be empty (use --no-password for none)")
+    if args.max_pages is None:
+        args.max_pages = default_max_pages()
 
     if args.model not in PRETRAINED:
         args.model = Path(args.model).resolve()
@@ -164,8 +225,9 @@ def check_taught(parser, path):
         parser.error(f"--taught {path}: {err}")
 
 
-def addresses(ip, port):
-    """The addresses students can open, and a warning when the pad is visible beyond this computer."""
+def addresses(ip, port, password=None):
+    """The addresses students can open, and a warning when the pad is visible beyond this computer without a
+    password."""
     if ipaddress.ip_address(ip).is_loopback:
         return [f"http://{ip}:{port}/"], None
     hosts = [ip]
@@ -175,18 +237,21 @@ def addresses(ip, port):
             hosts = sorted({info[4][0] for info in infos if not info[4][0].startswith("127.")}) or [socket.gethostname()]
         except OSError:
             hosts = [socket.gethostname()]
-    warning = ("Anyone on this network who can reach this computer can open the pad and teach it: there is no "
-               "password. Serve it on a classroom network only, and stop it (Ctrl+C) after the lesson.")
+    warning = None if password else (
+        "Anyone on this network who can reach this computer can open the pad and teach it: there is no "
+        "password (--no-password). Serve it on a classroom network only, and stop it (Ctrl+C) after the lesson.")
     return [f"http://{host}:{port}/" for host in hosts], warning
 
 
 def voila_command(notebook, args):
-    command = [sys.executable, "-m", "voila", str(notebook), f"--port={args.port}", f"--Voila.ip={args.ip}",
+    command = [sys.executable, "-m", "ocrlib.classroom", str(notebook), f"--port={args.port}", f"--Voila.ip={args.ip}",
                f"--template={PAGE_TEMPLATE}", "--VoilaConfiguration.show_tracebacks=False",
                # kernels of pages left open and idle (a closed page shuts its own down at once)
                f"--MappingKernelManager.cull_idle_timeout={round(args.idle_minutes * 60)}",
                f"--MappingKernelManager.cull_interval={CULL_INTERVAL}",
-               "--MappingKernelManager.cull_connected=True"]
+               "--MappingKernelManager.cull_connected=True",
+               f"--ClassroomVoila.max_pages={args.max_pages}",
+               f"--ClassroomVoila.grace_seconds={args.grace_seconds:g}"]
     if args.no_browser:
         command.append("--no-browser")
     return command
@@ -206,8 +271,18 @@ def main(argv=None):
     model_path = (taught.parent if taught is not None else TAUGHT_DIR) / "my_model.npz"
     code = pad_code(args.model, taught, model_path, teaching=not args.read_only, present=args.present)
 
-    urls, warning = addresses(args.ip, args.port)
+    password = args.password
+    if password is None and not args.no_password and not ipaddress.ip_address(args.ip).is_loopback:
+        password = class_password()
+    env.pop(PASSWORD_VARIABLE, None)
+    if password:
+        env[PASSWORD_VARIABLE] = password           # to the server only: a command line is visible to all users
+    urls, warning = addresses(args.ip, args.port, password)
     print("The drawing pad: open " + " or ".join(urls), flush=True)
+    if password:
+        print(f"Class password: {password}   (each browser types it once)", flush=True)
+    print(f"At most {args.max_pages} pages at once (--max-pages); a page gone without closing is freed after "
+          f"{args.grace_seconds:g} s (--grace-seconds)", flush=True)
     if warning:
         print("WARNING: " + warning, flush=True)
     with tempfile.TemporaryDirectory(prefix="ocrlib-app-") as folder:
