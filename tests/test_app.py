@@ -26,6 +26,9 @@ def test_serving_a_network_warns_that_anyone_on_it_can_use_the_pad():
     (["--port", "99999"], "--port"), (["--port", "eighty"], "--port"), (["--ip", "localhost"], "--ip"),
     (["--idle-minutes", "0"], "--idle-minutes"), (["--model", "no/such/model.npz"], "--model"),
     (["--idle-minutes", "inf"], "--idle-minutes"), (["--idle-minutes", "1e300"], "--idle-minutes"),
+    (["--grace-seconds", "0"], "--grace-seconds"), (["--grace-seconds", "nan"], "--grace-seconds"),
+    (["--max-pages", "0"], "--max-pages"), (["--max-pages", "ten"], "--max-pages"),
+    (["--password", " "], "--password"), (["--password", "x", "--no-password"], "--no-password"),
 ])
 def test_a_bad_option_is_named(argv, named, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -84,3 +87,17 @@ def test_voila_is_told_to_cull_idle_kernels_and_use_the_classroom_page(tmp_path)
     assert "--MappingKernelManager.cull_idle_timeout=300" in command
     assert "--MappingKernelManager.cull_connected=True" in command
     assert "--template=digitpad" in command and "--Voila.ip=0.0.0.0" in command
+
+
+def test_the_class_options_reach_the_server(tmp_path):
+    from ocrlib.app import class_password, default_max_pages
+
+    command = voila_command(tmp_path / "pad.ipynb", parse_args(["--max-pages", "12", "--grace-seconds", "30"]))
+    assert command[1:3] == ["-m", "ocrlib.classroom"]
+    assert "--ClassroomVoila.max_pages=12" in command and "--ClassroomVoila.grace_seconds=30" in command
+    assert not any("secret" in part for part in voila_command(tmp_path / "p.ipynb", parse_args(["--password", "secret"])))
+    assert parse_args([]).max_pages == default_max_pages() >= 1
+    words = class_password().split("-")
+    assert len(words) == 4 and words[-1].isdigit() and class_password() != class_password()
+    _, warning = addresses("0.0.0.0", 8870, password="loop-ink-arc-42")
+    assert warning is None                          # a password: no warning that anyone can use the pad
