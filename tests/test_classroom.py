@@ -6,7 +6,6 @@ stopped with its kernels at the end. Every wait is bounded.
 """
 
 import asyncio
-import http.cookiejar
 import json
 import re
 import sys
@@ -103,7 +102,7 @@ def test_without_the_password_every_url_answers_403(classroom):
 
 
 def test_the_password_admits_a_browser_and_its_pad_reads(classroom):
-    url, _, server = classroom
+    url, _, _ = classroom
     status, body, _ = get(url + "ocrlib/login", data={"password": "wrong"})
     assert status == 403 and "not the class password" in body
     cookie = log_in(url)
