@@ -37,7 +37,8 @@ PING_SECONDS = 20           # the server pings every page's websocket this often
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>body {{ font: 18px/1.5 system-ui, sans-serif; max-width: 34em; margin: 2em auto; padding: 0 1em; }}
-input, button {{ font: inherit; padding: 0.4em 0.6em; min-height: 44px; }} .error {{ color: #b00020; }}</style>
+input, button {{ font: inherit; padding: 0.4em 0.6em; min-height: 44px; }} .error {{ color: #b00020; }}
+form, label {{ display: grid; gap: 0.6em; max-width: 20em; }} button {{ justify-self: start; }}</style>
 </head><body><h1>{title}</h1>{body}</body></html>"""
 
 

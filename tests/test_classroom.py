@@ -294,6 +294,57 @@ def test_crafted_messages_are_held_at_the_door_and_other_pages_keep_reading(clas
     assert len(load_taught(taught)[1]) == 0                                # nothing reached the database
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    from test_browser import CHROMIUM_ARGS, chromium_path, missing
+
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("the playwright package is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(playwright), args=CHROMIUM_ARGS)
+        yield sync_api, browser
+        browser.close()
+
+
+def test_in_chromium_the_password_once_a_full_class_and_pages_closed_without_goodbye(classroom, chromium):
+    from test_browser import draw_with_touch, screenshot
+
+    sync_api, browser = chromium
+    url, _, server = classroom
+    assert wait_until(lambda: not kernels(server), GRACE + 30)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    # no page says goodbye: as when a phone is locked or a browser crashes, the shutdown call never arrives
+    context.route("**/voila/api/shutdown/**", lambda route: route.abort())
+    page = context.new_page()
+    page.goto(url, timeout=60_000)
+    sync_api.expect(page.locator("h1")).to_have_text("The drawing pad")
+    screenshot(page, "classroom_password_390x844.png", top=False)
+    page.fill("input[name=password]", "not it")
+    page.click("button[type=submit]")
+    sync_api.expect(page.locator(".error")).to_contain_text("not the class password")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.locator("canvas.digitpad-canvas").wait_for(timeout=60_000)
+    draw_with_touch(page, [(140, 40), (140, 140), (140, 240)])
+    sync_api.expect(page.locator(".digitpad-prediction")).to_have_text("1", timeout=15_000)
+    pages = [page]
+    for _ in range(MAX_PAGES - 1):                                   # the same browser: no password again
+        pages.append(context.new_page())
+        pages[-1].goto(url, timeout=60_000)
+        pages[-1].locator("canvas.digitpad-canvas").wait_for(timeout=60_000)
+    full = context.new_page()
+    full.goto(url, timeout=60_000)
+    sync_api.expect(full.locator("h1")).to_have_text("The class is full")
+    screenshot(full, "classroom_full_390x844.png", top=False)
+    assert len(kernels(server)) == MAX_PAGES
+    time.sleep(GRACE + 2)                                            # open pages keep their kernels
+    assert len(kernels(server)) == MAX_PAGES
+    context.close()                                                  # every page gone, none said goodbye
+    assert wait_until(lambda: not kernels(server), GRACE + 30)
+
+
 def test_guessing_the_password_is_slowed_down(classroom):
     url, _, _ = classroom                                                  # last: it locks this address out
     statuses = [get(url + "ocrlib/login", data={"password": "guess"})[0] for _ in range(11)]
