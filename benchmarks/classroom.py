@@ -59,13 +59,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_app(folder):
+def start_app(folder, *options):
     port = free_port()
     RESULTS.mkdir(exist_ok=True)
     log_path = RESULTS / "classroom-app.log"            # the server's log, kept for a look after a failure
     with open(log_path, "wb") as log:                   # the server keeps its own handle on the log
         server = subprocess.Popen([sys.executable, "-m", "ocrlib.app", "--port", str(port), "--no-browser",
-                                   "--taught", str(Path(folder) / "taught.sqlite")],
+                                   "--taught", str(Path(folder) / "taught.sqlite"), *options],
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
@@ -210,6 +210,58 @@ async def run_class(url, server, n_students, seconds, period, drawings, seed):
             "after_close": server_memory(server)}
 
 
+def kernel_count(server):
+    return len(server_memory(server)[1])
+
+
+async def dropped(url, server, n_pages, wait):
+    """``n_pages`` pages opened, then all dropped at once without saying goodbye (as a phone locked or a browser
+    crashed: the kernel shutdown call is blocked): the kernels left every 10 s, up to ``wait`` seconds."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context()
+        await context.route("**/voila/api/shutdown/**", lambda route: route.abort())
+        failed = []
+        pages = await open_class(context, url, n_pages, failed)
+        opened = kernel_count(server)
+        await context.close()
+        await browser.close()
+    start, left = time.monotonic(), [(0, opened)]
+    while time.monotonic() - start < wait:
+        await asyncio.sleep(10)
+        left.append((round(time.monotonic() - start), kernel_count(server)))
+        if left[-1][1] == 0:
+            break
+    return len(pages), left
+
+
+async def capped(url, server, n_pages):
+    """``n_pages`` pages opened at once against the cap: (pads, "class is full" pages, other, server MB)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context()
+
+        async def one():
+            page = await context.new_page()
+            await page.goto(url, timeout=120_000, wait_until="commit")
+            pad = page.locator("canvas.digitpad-canvas")
+            full = page.get_by_text("The class is full")
+            await pad.or_(full).first.wait_for(timeout=120_000)
+            return "pad" if await pad.count() else "full" if await full.count() else "other"
+
+        outcomes = await asyncio.gather(*(one() for _ in range(n_pages)), return_exceptions=True)
+        memory = server_memory(server)[0]
+        kernels = kernel_count(server)
+        await context.close()
+        await browser.close()
+    names = [o if isinstance(o, str) else "other" for o in outcomes]
+    return names.count("pad"), names.count("full"), names.count("other"), kernels, memory
+
+
 def report(result, period):
     """One row of the table. The last columns: the server's CPU time per digit read (what the drawing adds to
     what the open pages cost anyway), and from it how many students two cores serve, each drawing a digit
@@ -236,7 +288,14 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=60, help="drawing time per class size (default 60)")
     parser.add_argument("--period", type=float, default=2.0, help="seconds between two digits of a student")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dropped", type=int, default=0, metavar="N",
+                        help="instead: open N pages, drop them all without goodbye, count the kernels left "
+                             "(--grace-seconds 120, for up to 5 minutes)")
+    parser.add_argument("--cap", type=int, nargs=2, default=None, metavar=("MAX", "N"),
+                        help="instead: serve with --max-pages MAX and open N pages at once")
     args = parser.parse_args(argv)
+    if args.dropped or args.cap:
+        return class_limits(args)
 
     drawings, _labels = load_stroke_set(source="template")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -257,6 +316,27 @@ def main(argv=None):
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     print(f"\nload average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def class_limits(args):
+    """The ``--dropped`` and ``--cap`` measurements (ocrlib/classroom.py)."""
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"{psutil.virtual_memory().total / 2**30:.0f} GB; browser and server on this machine", flush=True)
+    with tempfile.TemporaryDirectory(prefix="classroom-") as folder:
+        options = ["--grace-seconds", "120"] + (["--max-pages", str(args.cap[0])] if args.cap else [])
+        server, url = start_app(folder, *options)
+        try:
+            if args.dropped:
+                opened, left = asyncio.run(dropped(url, server, args.dropped, wait=300))
+                print(f"\n{opened} pages opened, then dropped without goodbye; kernels left, by seconds after: "
+                      + ", ".join(f"{t} s: {k}" for t, k in left))
+            if args.cap:
+                pads, full, other, kernels, memory = asyncio.run(capped(url, server, args.cap[1]))
+                print(f"\n--max-pages {args.cap[0]}, {args.cap[1]} pages opened at once: {pads} pads, {full} "
+                      f"'the class is full', {other} other; {kernels} kernels; server memory {memory:,.0f} MB")
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import sys
 import time
 from collections import defaultdict, deque
 
+from jupyter_core.utils import ensure_async
 from tornado import web
 from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int
@@ -32,7 +33,7 @@ PASSWORD_VARIABLE = "OCRLIB_CLASS_PASSWORD"
 COOKIE = "ocrlib_class"
 LOGIN_PATH = "/ocrlib/login"
 LOGIN_TRIES = 10            # wrong passwords a minute from one address, before it must wait
-PING_SECONDS = 20           # the server pings every page's websocket this often; an unanswered ping closes it
+PING_SECONDS = 20           # the server pings every page's websocket this often; no answer for as long closes it
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
@@ -73,8 +74,8 @@ class ClassroomVoila(Voila):
         self.pages_opening = 0
         self.unconnected_since = {}                                       # kernel id -> monotonic time
         self.failed_logins = defaultdict(deque)                           # address -> times of wrong tries
-        self.tornado_settings = {**self.tornado_settings, "websocket_ping_interval": PING_SECONDS,
-                                 "websocket_ping_timeout": PING_SECONDS}
+        self.tornado_settings = {**self.tornado_settings, "ws_ping_interval": PING_SECONDS * 1000,    # ms
+                                 "ws_ping_timeout": PING_SECONDS * 1000}
         interval = max(1.0, min(self.grace_seconds / 4, 30.0))
         PeriodicCallback(self.free_unconnected_kernels, interval * 1000).start()
         super().start()
@@ -137,20 +138,44 @@ def guarded(handler_class, server):
                     self.set_status(503)
                     self.finish(FULL_PAGE)
                     return
-                server.pages_opening += 1
+                server.pages_opening += 1               # a place held for this page until its kernel runs
                 self._opening = True
             result = super().prepare()
             if inspect.isawaitable(result):
                 await result
 
-        def on_finish(self):
+        @property
+        def kernel_manager(self):
+            manager = self.settings["kernel_manager"]
+            return KernelStart(manager, self._kernel_started) if getattr(self, "_opening", False) else manager
+
+        def _kernel_started(self):
+            """The page's kernel runs: it counts as a kernel now, no longer as a page being opened."""
             if getattr(self, "_opening", False):
                 server.pages_opening -= 1
                 self._opening = False
+
+        def on_finish(self):
+            self._kernel_started()                      # or the page ended without one
             super().on_finish()
 
     Guarded.__name__ = Guarded.__qualname__ = handler_class.__name__
     return Guarded
+
+
+class KernelStart:
+    """The kernel manager as one page's request sees it: the same, but starting a kernel calls ``started``."""
+
+    def __init__(self, manager, started):
+        self._manager, self._started = manager, started
+
+    def __getattr__(self, name):
+        return getattr(self._manager, name)
+
+    async def start_kernel(self, **kwargs):
+        kernel_id = await ensure_async(self._manager.start_kernel(**kwargs))
+        self._started()
+        return kernel_id
 
 
 class LoginHandler(web.RequestHandler):
