@@ -33,7 +33,8 @@ PASSWORD_VARIABLE = "OCRLIB_CLASS_PASSWORD"
 COOKIE = "ocrlib_class"
 LOGIN_PATH = "/ocrlib/login"
 LOGIN_TRIES = 10            # wrong passwords a minute from one address, before it must wait
-PING_SECONDS = 20           # the server pings every page's websocket this often; no answer for as long closes it
+PING_SECONDS = 20           # the server pings every page's websocket this often ...
+PONG_SECONDS = 45           # ... and closes one that has not answered for this long: a vanished page
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
@@ -74,8 +75,10 @@ class ClassroomVoila(Voila):
         self.pages_opening = 0
         self.unconnected_since = {}                                       # kernel id -> monotonic time
         self.failed_logins = defaultdict(deque)                           # address -> times of wrong tries
-        self.tornado_settings = {**self.tornado_settings, "ws_ping_interval": PING_SECONDS * 1000,    # ms
-                                 "ws_ping_timeout": PING_SECONDS * 1000}
+        # jupyter_server pings every page's websocket (in ms) and closes one whose last pong is older than the
+        # timeout, checked at each ping: the timeout must span more than one interval
+        self.tornado_settings = {**self.tornado_settings, "ws_ping_interval": PING_SECONDS * 1000,
+                                 "ws_ping_timeout": PONG_SECONDS * 1000}
         interval = max(1.0, min(self.grace_seconds / 4, 30.0))
         PeriodicCallback(self.free_unconnected_kernels, interval * 1000).start()
         super().start()

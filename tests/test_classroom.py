@@ -180,7 +180,12 @@ class Kernel:
                               headers={"Cookie": cookie}, request_timeout=30)
         kernel = cls(await websocket_connect(request, subprotocols=[PROTOCOL]), session)
         kernel.kernel_id = kernel_id
+        kernel.reader = asyncio.create_task(kernel.read_all())   # always reading, so that pings get their pongs
         return kernel
+
+    async def read_all(self):
+        while (message := await self.connection.read_message()) is not None:
+            self.received.append(unframed(message) if isinstance(message, bytes) else json.loads(message))
 
     async def send(self, msg_type, content, channel="shell"):
         header = {"msg_id": uuid.uuid4().hex, "username": "student", "session": self.session,
@@ -189,16 +194,8 @@ class Kernel:
         await self.connection.write_message(framed(channel, parts), binary=True)
 
     async def read_for(self, seconds):
-        """Every message that arrives within ``seconds``."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                message = await asyncio.wait_for(self.connection.read_message(), left)
-            except asyncio.TimeoutError:
-                break
-            if message is None:
-                break
-            self.received.append(unframed(message) if isinstance(message, bytes) else json.loads(message))
+        """Every message received so far, after ``seconds`` more."""
+        await asyncio.sleep(seconds)
         return self.received
 
     async def widgets(self):
