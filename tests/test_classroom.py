@@ -283,6 +283,8 @@ def test_crafted_messages_are_held_at_the_door_and_other_pages_keep_reading(clas
         return reading, said, after - before, executed, alive
 
     reading, said, growth, executed, alive = asyncio.run(lesson())
+    print(f"other page's reading {reading[0] * 1e3:.0f} ms after pen-up; hostile kernel grew "    # pytest -s shows it
+          f"{growth / 2**20:.1f} MB; {len(said)} refusals said" if reading else "no reading")
     assert reading is not None and reading[0] < 1.0 and "It reads 1" in reading[1], reading
     assert any("The pad ignored a message from this page" in text for text in said), said[-3:]
     assert growth < 50 * 2**20, f"the kernel grew by {growth / 2**20:.0f} MB"
