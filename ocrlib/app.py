@@ -15,6 +15,7 @@ class password (``--password``, or one made up and printed at start), and takes 
 """
 
 import argparse
+import io
 import ipaddress
 import json
 import os
@@ -26,7 +27,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ocrlib.classroom import PASSWORD_VARIABLE
+import segno
+
+from ocrlib.classroom import ADDRESS_VARIABLE, PASSWORD_VARIABLE, SHARE_PATH
 from ocrlib.paths import PACKAGE_DIR, TAUGHT_DIR, TAUGHT_PATH
 from ocrlib.pretrained import PRETRAINED
 
@@ -147,6 +150,13 @@ def class_password():
     """A password a class can type: three short words and two digits, e.g. ``loop-ink-arc-42``."""
     words = [secrets.choice(PASSWORD_WORDS) for _ in range(3)]
     return "-".join(words) + f"-{secrets.randbelow(90) + 10}"
+
+
+def qr_text(url):
+    """``url`` as a QR code drawn with block characters, for a terminal."""
+    out = io.StringIO()
+    segno.make(url, error="m").terminal(out=out, compact=True)
+    return out.getvalue()
 
 
 def parse_args(argv=None):
@@ -278,7 +288,12 @@ def main(argv=None):
     if password:
         env[PASSWORD_VARIABLE] = password           # to the server only: a command line is visible to all users
     urls, warning = addresses(args.ip, args.port, password)
+    env[ADDRESS_VARIABLE] = urls[0]
     print("The drawing pad: open " + " or ".join(urls), flush=True)
+    if not ipaddress.ip_address(args.ip).is_loopback:
+        print(qr_text(urls[0]), flush=True)
+        print(f"For the projector, the address as a QR code: http://127.0.0.1:{args.port}{SHARE_PATH} "
+              f"(on this computer)", flush=True)
     if password:
         print(f"Class password: {password}   (each browser types it once)", flush=True)
     print(f"At most {args.max_pages} pages at once (--max-pages); a page gone without closing is freed after "

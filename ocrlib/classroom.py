@@ -13,16 +13,21 @@
   page that vanishes (a phone locked, a crashed browser, Wi-Fi gone) says nothing; its websocket closes when
   the server's pings go unanswered, and a kernel with no open connection for ``grace_seconds`` is shut down.
   An open page with nobody drawing keeps Voila's idle rule (``--idle-minutes``).
+
+And a **teacher's page**, ``/ocrlib/share``, answered only to this computer: the address students open, as a
+QR code to put on the projector, and the class password.
 """
 
 import hmac
 import html
 import inspect
+import ipaddress
 import os
 import sys
 import time
 from collections import defaultdict, deque
 
+import segno
 from jupyter_core.utils import ensure_async
 from tornado import web
 from tornado.ioloop import PeriodicCallback
@@ -30,6 +35,8 @@ from traitlets import Float, Int
 from voila.app import Voila
 
 PASSWORD_VARIABLE = "OCRLIB_CLASS_PASSWORD"
+ADDRESS_VARIABLE = "OCRLIB_CLASS_ADDRESS"   # the address students open, for the teacher's page
+SHARE_PATH = "/ocrlib/share"
 COOKIE = "ocrlib_class"
 LOGIN_PATH = "/ocrlib/login"
 LOGIN_TRIES = 10            # wrong passwords a minute from one address, before it must wait
@@ -68,10 +75,11 @@ class ClassroomVoila(Voila):
 
     def init_handlers(self):
         handlers = [(pattern, guarded(handler, self), *rest) for pattern, handler, *rest in super().init_handlers()]
-        return [(LOGIN_PATH, LoginHandler, {"server": self})] + handlers
+        return [(LOGIN_PATH, LoginHandler, {"server": self}), (SHARE_PATH, ShareHandler, {"server": self})] + handlers
 
     def start(self):
         self.password = os.environ.pop(PASSWORD_VARIABLE, "") or None    # not passed on to the kernels
+        self.address = os.environ.pop(ADDRESS_VARIABLE, "") or None
         self.pages_opening = 0
         self.unconnected_since = {}                                       # kernel id -> monotonic time
         self.failed_logins = defaultdict(deque)                           # address -> times of wrong tries
@@ -179,6 +187,30 @@ class KernelStart:
         kernel_id = await ensure_async(self._manager.start_kernel(**kwargs))
         self._started()
         return kernel_id
+
+
+def qr_svg(text):
+    """``text`` as a QR code, an inline SVG element that scales with the page."""
+    return segno.make(text, error="m").svg_inline(scale=8, border=2, omitsize=True)
+
+
+class ShareHandler(web.RequestHandler):
+    """The teacher's page: the students' address as a QR code, and the class password; for this computer only."""
+
+    def initialize(self, server):
+        self.server = server
+
+    def get(self):
+        if not ipaddress.ip_address(self.request.remote_ip).is_loopback:
+            raise web.HTTPError(403, "the teacher's page is shown on the teacher's computer only")
+        address = self.server.address or f"{self.request.protocol}://{self.request.host}/"
+        password = (f"<p class='password'>Class password: <b>{html.escape(self.server.password)}</b></p>"
+                    if self.server.password else "")
+        self.finish(page("Open the drawing pad", f"""<style>svg {{ width: min(60vh, 90vw); height: auto; }}
+.address {{ font-size: 1.6em; }} .password {{ font-size: 1.6em; }}</style>
+<p>Scan this with a phone's camera, or type the address into a browser.</p>
+<p class='address'><b>{html.escape(address)}</b></p>{password}
+<div role="img" aria-label="A QR code of {html.escape(address)}">{qr_svg(address)}</div>"""))
 
 
 class LoginHandler(web.RequestHandler):

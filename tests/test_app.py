@@ -101,3 +101,13 @@ def test_the_class_options_reach_the_server(tmp_path):
     assert len(words) == 4 and words[-1].isdigit() and all(w in PASSWORD_WORDS for w in words[:3])
     _, warning = addresses("0.0.0.0", 8870, password="loop-ink-arc-42")
     assert warning is None                          # a password: no warning that anyone can use the pad
+
+
+def test_the_address_is_printed_as_a_qr_code():
+    from ocrlib.app import qr_text
+
+    code = qr_text("http://192.168.1.20:8866/")
+    rows = code.rstrip("\n").split("\n")
+    assert len(rows) >= 12 and len({len(row) for row in rows}) == 1        # a square of half-height blocks
+    assert set("".join(rows)) <= set("█▀▄ ") and "▄" in code and "▀" in code
+    assert qr_text("http://192.168.1.21:8866/") != code

@@ -138,6 +138,13 @@ def test_one_page_over_the_cap_is_told_the_class_is_full(classroom):
     assert get(url, cookie=cookie)[0] == 200                               # the class has room again
 
 
+def test_the_teachers_page_shows_the_address_as_a_qr_code_and_the_password(classroom):
+    url, _, _ = classroom
+    status, body, _ = get(url + "ocrlib/share")                             # from this computer: no password
+    assert status == 200 and f"<b>{url}</b>" in body and f"<b>{PASSWORD}</b>" in body
+    assert "<svg" in body and 'aria-label="A QR code of' in body
+
+
 # --- a hostile student with devtools: crafted messages over the kernel's websocket ---
 
 PROTOCOL = "v1.kernel.websocket.jupyter.org"     # the browser's framing of kernel messages over the websocket
