@@ -362,11 +362,13 @@ class ConvTrainer:
     """Mini-batch SGD with momentum on a ``ConvNet``'s parameters (changed in place): ``backward``'s arithmetic.
 
     ``batch_input`` and ``step`` have the MLP trainer's interface (``ocrlib/fastpath.py``), so that ``Teacher``
-    drives either network.
+    drives either network. ``dense_only``: steps change the dense layers only (W3, b3, W4, b4) and skip the
+    convolutions' backward: the features the convolutions learnt from MNIST stay as they are.
     """
 
-    def __init__(self, net, batch_size):
+    def __init__(self, net, batch_size, dense_only=False):
         self.net, self.batch_size, self.dtype = net, batch_size, net.dtype
+        self.dense_only = dense_only
         self.velocity = [np.zeros_like(p) for p in net.weights + net.biases]
 
     def batch_input(self, raw):
@@ -385,6 +387,14 @@ class ConvTrainer:
         loss = float(log_loss(s["z4"], y))
         correct = int(np.count_nonzero(p.argmax(axis=1) == y))
         if not math.isfinite(loss):
+            return loss, correct
+        if self.dense_only:                                         # backward through the dense layers only
+            delta4 = (p - one_hot(y).astype(p.dtype)) / len(p)
+            delta3 = (delta4 @ net.weights[3].T) * relu_prime(s["a3"])
+            pairs = [(net.weights[2], s["f"].T @ delta3), (net.weights[3], s["a3"].T @ delta4),
+                     (net.biases[2], delta3.sum(axis=0)), (net.biases[3], delta4.sum(axis=0))]
+            for param, grad in pairs:
+                param -= lr * grad
             return loss, correct
         dW, db = net.gradients(s, y)
         for param, velocity, grad in zip(net.weights + net.biases, self.velocity, dW + db):

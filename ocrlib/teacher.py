@@ -81,11 +81,15 @@ class Teacher:
     - ``pad``: a name stored with each drawing (which pad taught it).
     - ``steps``, ``batch_size``, ``copies``, ``taught_per_step``, ``lr``, ``consolidation``: see the defaults
       above; ``seed`` seeds the random samples.
+    - ``dense_only`` (a ConvNet only; default True for it): teach the dense layers and keep the convolutions'
+      features as MNIST made them. Measured on the 20 writers the shipped ConvNet reads worst (one seed):
+      +2.0 points on their later digits against +1.1 teaching every layer, MNIST after 99.27 % mean and 98.86 %
+      for the worst writer against 98.94 % and 95.45 %, and 28 ms a teach against 95 ms.
     """
 
     def __init__(self, model, store=None, rehearsal=None, pad="", steps=STEPS, batch_size=BATCH_SIZE,
                  copies=COPIES, taught_per_step=TAUGHT_PER_STEP, at_risk=AT_RISK, lr=LR, consolidation=CONSOLIDATION,
-                 seed=0):
+                 seed=0, dense_only=None):
         check_options(model, steps=steps, batch_size=batch_size, copies=copies, taught_per_step=taught_per_step,
                       at_risk=at_risk, lr=lr, consolidation=consolidation, seed=seed)
         self.model = model
@@ -97,7 +101,7 @@ class Teacher:
         self.X_rehearse, self.y_rehearse = check_rehearsal(mnist_train() if rehearsal is None else rehearsal)
         self.by_digit = [np.flatnonzero(self.y_rehearse == d) for d in range(10)]
         if isinstance(model, ConvNet):
-            self.trainer = ConvTrainer(model, batch_size)
+            self.trainer = ConvTrainer(model, batch_size, dense_only=True if dense_only is None else dense_only)
         else:
             self.trainer = Trainer(model.weights, model.biases, ACTIVATIONS[model.activation], batch_size)
         self.pretrained = [p.copy() for p in self._params()]                        # w*, where EWC pulls back to

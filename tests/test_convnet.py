@@ -312,3 +312,19 @@ def test_a_confident_wrong_answer_has_a_finite_loss_and_trains():
     assert log_loss(s["z4"], [3]) == pytest.approx(float(s["z4"][0, 0] - s["z4"][0, 3]), rel=1e-4)
     loss = net.train_on_instance(x[0], 3, lr=0.01)            # the MLP's cross_entropy would say inf, and refuse
     assert np.isfinite(loss) and net.biases[3][0] < 200
+
+
+def test_a_dense_only_step_moves_the_dense_layers_by_backwards_gradients_and_keeps_the_convolutions():
+    net = ConvNet(channels=(2, 3), hidden=6, seed=4, dtype=np.float64)
+    X, y = ocrlib.load_mnist("test")
+    X, y = X[:8].reshape(8, -1) / 255.0, y[:8]
+    before = [p.copy() for p in net.weights + net.biases]
+    dW, db = net.backward(X, y)
+    ConvTrainer(net, 8, dense_only=True).step(X, y, lr=0.5)
+    K1, K2, W3, W4 = net.weights
+    b1, b2, b3, b4 = net.biases
+    for kept, old in ((K1, before[0]), (K2, before[1]), (b1, before[4]), (b2, before[5])):
+        assert np.array_equal(kept, old)
+    for moved, old, grad in ((W3, before[2], dW[2]), (W4, before[3], dW[3]), (b3, before[6], db[2]),
+                             (b4, before[7], db[3])):
+        assert np.allclose(moved, old - 0.5 * grad)
