@@ -18,6 +18,7 @@ import argparse
 import io
 import ipaddress
 import json
+import math
 import os
 import secrets
 import signal
@@ -89,14 +90,25 @@ def pad_code(model=None, taught=None, model_path=None, teaching=True, present=Fa
 
 # --- the command line ---
 
-def port_number(text):
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
-    return port
+def number_in(convert, low, high, what, above_low=False):
+    """An argparse type: ``convert(text)`` from ``low`` (or, with ``above_low``, above it) to ``high``, else an
+    error that says ``what`` was expected and what was given."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = math.nan                        # fails both comparisons below
+        if not ((low < value if above_low else low <= value) and value <= high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
+port_number = number_in(int, 1, 65535, "a port number 1-65535")
+minutes = number_in(float, 0, MAX_IDLE_MINUTES, f"a number of minutes > 0 and at most {MAX_IDLE_MINUTES} (a week)",
+                    above_low=True)
+seconds = number_in(float, 1, 24 * 3600, "a number of seconds from 1 to 86400 (a day)")
+page_count = number_in(int, 1, 10_000, "a whole number of pages from 1 to 10000")
 
 
 def ip_address(text):
@@ -105,37 +117,6 @@ def ip_address(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an IP address of this machine such as 127.0.0.1 (this "
                                          f"computer only) or 0.0.0.0 (every network), got {text!r}") from None
-
-
-def minutes(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if not 0 < value <= MAX_IDLE_MINUTES:
-        raise argparse.ArgumentTypeError(f"expected a number of minutes > 0 and at most {MAX_IDLE_MINUTES} "
-                                         f"(a week), got {text!r}")
-    return value
-
-
-def seconds(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if not 1 <= value <= 24 * 3600:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds from 1 to 86400 (a day), got {text!r}")
-    return value
-
-
-def page_count(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pages from 1 to 10000, got {text!r}")
-    return value
 
 
 def default_max_pages():
