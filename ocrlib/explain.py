@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ocrlib.activations import ACTIVATIONS
 from ocrlib.convnet import ConvNet
 from ocrlib.mnist import IMAGE_SHAPE
 
@@ -79,19 +78,14 @@ def saliency(model, image, digit, of="p"):
 
 def logit_gradients(model, image, digit):
     """d z_digit / d(first hidden activations) for an MLP (n_1,), or d z_digit / d z1 for a ConvNet
-    (24, 24, C1), with the activations themselves: (gradient, activation)."""
+    (24, 24, C1), with the activations themselves: (gradient, activation), by the model's ``deltas``."""
     onehot = np.eye(10, dtype=model.dtype)[[digit]]                     # d z_digit / d z_L, (1, 10)
     if isinstance(model, ConvNet):
         s = model.forward(image[None])
         return model.deltas(s, onehot)[0][0], s["a1"][0]                # (24, 24, C1) each
-    f_prime = ACTIVATIONS[model.activation].f_prime
     activations = model.forward(image[None])
-    g = onehot
-    for l in reversed(range(1, len(model.weights))):
-        g = g @ model.weights[l].T                                      # d z_digit / d a_l, (1, n_l)
-        if l > 1:
-            g = g * f_prime(activations[l])                             # d z_digit / d z_l
-    return g[0], activations[1][0]                                      # (n_1,) each
+    delta_2 = model.deltas(activations, onehot)[1]                      # d z_digit / d z_2, (1, n_2)
+    return (delta_2 @ model.weights[1].T)[0], activations[1][0]         # d z_digit / d a_1, and a_1: (n_1,) each
 
 
 def hidden_units(model, image, digit, top=4):
@@ -126,7 +120,8 @@ def counterfactual(model, image, digit, step=0.1, max_steps=200, p_target=0.5, k
 
     Each step moves the pixels whose gradient of log p(digit) is at least ``keep`` times the largest, each by
     ``step`` times its share of the largest (so the strongest pixel moves by ``step``), keeps pixels in
-    [0, 1] (a full pixel gains no more ink, a blank one loses none, and neither counts as the largest), and stops as soon as ``digit`` is the reading and p(digit) >= ``p_target``, or after ``max_steps``.
+    [0, 1] (a full pixel gains no more ink, a blank one loses none, and neither counts as the largest), and
+    stops as soon as ``digit`` is the reading and p(digit) >= ``p_target``, or after ``max_steps``.
     Moving only the strongest pixels keeps the change to a few strokes' worth of ink, where plain gradient
     steps would grey the whole image a little.
     """
@@ -178,12 +173,14 @@ class Explanation(NamedTuple):
 
 
 def explain(model, image, top=3):
-    """Everything the pad's "Why?" shows, for one image: see ``Explanation``."""
+    """Everything the pad's "Why?" shows, for one image: see ``Explanation``. The two maps are ``saliency(...,
+    of="logit")``'s input x gradient, for the digit and the runner-up, in one backward pass of two rows."""
     x = image_of(model, image)
     digit, runner_up, p = top_two(model, x)
-    return Explanation(digit, runner_up, p, saliency(model, x, digit, of="logit").input_times_gradient,
-                       saliency(model, x, runner_up, of="logit").input_times_gradient,
-                       hidden_units(model, x, digit, top=top), counterfactual(model, x, runner_up))
+    dz = np.eye(10, dtype=x.dtype)[[digit, runner_up]]                  # d z_digit / dz and d z_runner_up / dz
+    maps = x * model.input_gradient(np.stack([x, x]), dz).reshape(2, *IMAGE_SHAPE)
+    return Explanation(digit, runner_up, p, maps[0], maps[1], hidden_units(model, x, digit, top=top),
+                       counterfactual(model, x, runner_up))
 
 
 __all__ = ["Counterfactual", "Explanation", "Saliency", "Units", "counterfactual", "explain", "hidden_units", "saliency",

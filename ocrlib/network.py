@@ -125,18 +125,22 @@ class MLP:
                 delta = (delta @ self.weights[l].T) * f_prime(activations[l])   # (N, n_{l-1})
         return dW, db
 
-    def input_gradient(self, X, delta):
-        """d(something)/dx for inputs X, given delta = d(something)/dz_L (N, 10) at the logits: the same
-        recursion as ``backward``, carried one layer further, down to the pixels, ``delta_1 @ W_1.T`` (N, 784).
-        With ``delta`` = dloss/dz_L it is the loss's gradient with respect to the image (``ocrlib/explain.py``)."""
+    def deltas(self, activations, delta):
+        """d(something)/dz of every layer, ``[delta_1, ..., delta_L]``, from ``delta`` = d(something)/dz_L at the
+        logits and ``forward``'s activations: ``backward``'s recursion, for a quantity other than the loss."""
         f_prime = ACTIVATIONS[self.activation].f_prime
+        deltas = [delta]
+        for l in reversed(range(1, len(self.weights))):
+            deltas.insert(0, (deltas[0] @ self.weights[l].T) * f_prime(activations[l]))    # (N, n_l)
+        return deltas
+
+    def input_gradient(self, X, delta):
+        """d(something)/dx for inputs X, given delta = d(something)/dz_L (N, 10) at the logits: ``deltas``, carried
+        one layer further, down to the pixels, ``delta_1 @ W_1.T`` (N, 784). With ``delta`` = dloss/dz_L it is
+        the loss's gradient with respect to the image (``ocrlib/explain.py``)."""
         activations = self.forward(X)
         delta = np.asarray(delta, dtype=activations[-1].dtype).reshape(len(activations[0]), self.sizes[-1])
-        for l in reversed(range(len(self.weights))):
-            delta = delta @ self.weights[l].T                               # (N, n_{l-1})
-            if l > 0:
-                delta = delta * f_prime(activations[l])
-        return delta
+        return self.deltas(activations, delta)[0] @ self.weights[0].T
 
     def loss(self, X, y):
         """The mean cross-entropy on (X, y)."""

@@ -31,6 +31,9 @@ MAX_TOUCHES = 10
 POINTER_EVENTS = {"mouse_down", "mouse_move", "mouse_up", "mouse_out"}
 TOUCH_EVENTS = {"touch_start", "touch_move", "touch_end", "touch_cancel"}
 IGNORED_EVENTS = {"client_ready", "mouse_wheel", "key_down"}      # client_ready is handled; the others unused
+PEN_ACTIONS = {"mouse_down": "on_pen_down", "mouse_move": "on_pen_move", "mouse_up": "on_pen_up",    # event: Pad's
+               "mouse_out": "on_pen_up", "touch_start": "on_pen_down", "touch_move": "on_pen_move",
+               "touch_end": "on_pen_up", "touch_cancel": "on_pen_up"}
 
 
 def canvas_event(content):
@@ -405,13 +408,10 @@ class DigitPad(Pad):
             return
         if event == "client_ready":
             self._redraw()
-        elif not points and event not in ("touch_end", "touch_cancel"):
-            return
-        handlers = {"mouse_down": self.on_pen_down, "mouse_move": self.on_pen_move, "mouse_up": self.on_pen_up,
-                    "mouse_out": self.on_pen_up, "touch_start": self.on_pen_down, "touch_move": self.on_pen_move,
-                    "touch_end": self.on_pen_up, "touch_cancel": lambda *_: self.on_pen_up()}
-        if event in handlers:
-            self._safely(lambda: handlers[event](*(points[0] if points else ())))
+        elif event in PEN_ACTIONS and (points or event in ("touch_end", "touch_cancel")):
+            action = getattr(self, PEN_ACTIONS[event])
+            point = points[0] if points and event != "touch_cancel" else ()
+            self._safely(lambda: action(*point))
 
     def _refuse(self, why):
         """Count a refused message; say so on the status line at most once a second."""
